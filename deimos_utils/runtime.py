@@ -1,0 +1,34 @@
+"""Seeds and devices: one helper for every random stream and for picking CUDA when present."""
+from __future__ import annotations
+
+import random
+import zlib
+
+import numpy as np
+import torch
+
+
+def derive_seed(seed: int, *keys) -> int:
+    """A 31-bit seed derived from ``seed`` and any labels (strings or ints), stable across runs.
+
+    ``derive_seed(0, "masks", 3)`` and ``derive_seed(0, "init")`` give independent streams.
+    """
+    text = "/".join([str(int(seed))] + [str(k) for k in keys])
+    return zlib.crc32(text.encode()) & 0x7FFFFFFF
+
+
+def make_rng(seed: int, *keys) -> np.random.Generator:
+    """A numpy Generator for the stream named by ``keys`` under ``seed``."""
+    return np.random.default_rng(derive_seed(seed, *keys))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's ``random``, numpy's global state and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def default_device() -> torch.device:
+    """CUDA when it is available, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
