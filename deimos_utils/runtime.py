@@ -32,3 +32,17 @@ def seed_everything(seed: int) -> None:
 def default_device() -> torch.device:
     """CUDA when it is available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def progress_bar(*args, **kwargs):
+    """``tqdm.auto.tqdm`` (a widget in Jupyter, text elsewhere) that honours ``TQDM_DISABLE=1``.
+
+    Under papermill or CI set ``TQDM_DISABLE=1`` so that executed notebooks hold no bars.
+    """
+    import os
+
+    from tqdm.auto import tqdm
+
+    if os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes"):
+        kwargs["disable"] = True
+    return tqdm(*args, **kwargs)

@@ -1,0 +1,101 @@
+"""Figures and recorded numbers: one place decides where the notebooks write them.
+
+Every notebook calls :func:`set_output_dir` once (from its ``output_dir`` parameter), then
+:func:`savefig` for each figure and :func:`save_numbers` for the key numbers a test or the README
+reads. Relative paths are taken from the repository root, so a notebook writes to the same place
+whether it runs in JupyterLab, papermill or nbval.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_output_dir = REPO_ROOT / "outputs"
+
+#: one colour per method, the same in every figure
+METHOD_COLORS = {
+    "deimos": "#d62728",
+    "random": "#7f7f7f",
+    "max_variance": "#1f77b4",
+    "max_entropy": "#1f77b4",
+    "bald": "#2ca02c",
+    "batchbald": "#2ca02c",
+    "kcenter": "#9467bd",
+}
+METHOD_LABELS = {
+    "deimos": "DEIMOS",
+    "random": "Random",
+    "max_variance": "Max. variance",
+    "max_entropy": "Max. entropy",
+    "bald": "BALD",
+    "batchbald": "BatchBALD",
+    "kcenter": "Robust k-center",
+}
+
+
+def set_output_dir(path: str | Path) -> Path:
+    """Set (and create) the folder for figures and numbers; relative to the repository root."""
+    global _output_dir
+    path = Path(path)
+    _output_dir = path if path.is_absolute() else REPO_ROOT / path
+    (_output_dir / "figures").mkdir(parents=True, exist_ok=True)
+    return _output_dir
+
+
+def output_dir() -> Path:
+    return _output_dir
+
+
+def savefig(fig, name: str, *, dpi: int = 130) -> Path:
+    """Write ``fig`` as ``<output_dir>/figures/<name>.png`` and return the path."""
+    folder = _output_dir / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return None if math.isnan(value) else value
+    return value
+
+
+def save_numbers(name: str, numbers: dict) -> Path:
+    """Write the key numbers of a notebook as ``<output_dir>/<name>.json``."""
+    _output_dir.mkdir(parents=True, exist_ok=True)
+    path = _output_dir / f"{name}.json"
+    path.write_text(json.dumps(_jsonable(numbers), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def method_style(method: str) -> dict:
+    return {"color": METHOD_COLORS.get(method, None), "label": METHOD_LABELS.get(method, method)}
+
+
+def mean_sd_band(ax, x, curves, method: str, **kwargs):
+    """Plot the mean of ``curves`` (repeats x points) against ``x`` with a +-1 sd band."""
+    curves = np.atleast_2d(np.asarray(curves, dtype=float))
+    mean = np.nanmean(curves, axis=0)
+    sd = np.nanstd(curves, axis=0, ddof=1) if curves.shape[0] > 1 else np.zeros_like(mean)
+    style = {**method_style(method), **kwargs}
+    (line,) = ax.plot(x, mean, **style)
+    ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.18, linewidth=0)
+    return line
+
+
+def new_figure(ncols: int = 1, width: float = 5.0, height: float = 3.6, **kwargs):
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), **kwargs)
+    return fig, axes
