@@ -46,7 +46,7 @@ def _validate(preds, batch_size, candidates, noise, dtype):
     regression = t.ndim == 2
     if regression:
         t = t.unsqueeze(1)
-    phi = (t - t.mean(dim=-1, keepdim=True)) / (n_masks - 1) ** 0.5
+    phi = (t - t.mean(dim=-1, keepdim=True)).mul_((n_masks - 1) ** -0.5)
     noise = check_nonnegative(noise, "noise")
     if not regression and noise == 0.0:
         raise ValueError(
@@ -72,15 +72,19 @@ class _CandidateBlocks:
         dev, dt = phi.device, phi.dtype
         flat = phi.reshape(-1, n_masks)
         self.A = flat.T @ flat  # (J, J): sum of phi_r^T phi_r over the rows still in V
-        diag_max = float((flat * flat).sum(dim=1).max()) + (s if regression else 0.0)
+        diag_max = float(torch.linalg.vector_norm(flat, dim=1).max()) ** 2 + (s if regression else 0.0)
         # below this trace a block counts as known (gain 0), as in the dense reference
         self.floor = DEGENERATE_RTOL * max(diag_max, 1e-300) * n_classes
         self.s, self.regression, self.C = s, regression, n_classes
-        self.P = phi[torch.as_tensor(cand, device=dev)].contiguous()  # (N, C, J)
+        if len(cand) == n_points and np.array_equal(cand, np.arange(n_points)):
+            self.P = phi.contiguous()  # (N, C, J): every point is a candidate
+        else:
+            self.P = phi[torch.as_tensor(cand, device=dev)]
         self.P_flat = self.P.view(-1, n_masks)
         self.Sigma = torch.eye(n_masks, dtype=dt, device=dev)
         self.s_eye = s * torch.eye(n_classes, dtype=dt, device=dev)
-        self.refresh()
+        self.V_nn = self.P @ self.P.mT  # Sigma = I
+        self.G = (self.P_flat @ self.A).view(self.P.shape) @ self.P.mT
         n = len(cand)
         buf = lambda: torch.empty((n, n_classes, n_classes), dtype=dt, device=dev)  # noqa: E731
         self.H, self.Q, self.T, self.U = buf(), buf(), buf(), buf()
