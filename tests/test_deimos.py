@@ -295,3 +295,18 @@ def test_predictive_covariance_is_the_sample_covariance():
     np.testing.assert_allclose(V, np.cov(flat) + 0.5 * np.eye(12), rtol=1e-12)
     with pytest.raises(ValueError, match="J = 1"):
         predictive_covariance(np.ones((3, 1)))
+
+
+def test_non_contiguous_input_with_candidate_subset():
+    rng = np.random.default_rng(12)
+    probs = np.swapaxes(random_probs(rng, 100, 10, 20).transpose(0, 2, 1).copy(), 1, 2)  # strided (100, 10, 20)
+    assert not probs.flags["C_CONTIGUOUS"]
+    picked, gains = deimos_batch(probs, 3, candidates=np.arange(60), noise=1e-3)
+    ref_picked, ref_gains = deimos_batch(np.ascontiguousarray(probs), 3,
+                                         candidates=np.arange(60), noise=1e-3)
+    np.testing.assert_array_equal(picked, ref_picked)
+    np.testing.assert_allclose(gains, ref_gains, rtol=1e-12)
+    t = torch.from_numpy(probs)
+    assert not t.is_contiguous()
+    np.testing.assert_array_equal(deimos_batch(t, 3, candidates=np.arange(60), noise=1e-3)[0],
+                                  picked)

@@ -27,7 +27,10 @@ def pyproject_requirements():
 def conda_requirements():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     reqs = {}
-    for dep in env["dependencies"]:
+    deps = list(env["dependencies"])
+    for section in [d for d in deps if isinstance(d, dict)]:
+        deps += [r for r in section["pip"] if not r.startswith("-e")]
+    for dep in deps:
         if isinstance(dep, dict) or dep.startswith(("python", "pip")):
             continue
         name, spec = _split(dep)

@@ -79,7 +79,7 @@ class _CandidateBlocks:
         if len(cand) == n_points and np.array_equal(cand, np.arange(n_points)):
             self.P = phi.contiguous()  # (N, C, J): every point is a candidate
         else:
-            self.P = phi[torch.as_tensor(cand, device=dev)]
+            self.P = phi[torch.as_tensor(cand, device=dev)].contiguous()
         self.P_flat = self.P.view(-1, n_masks)
         self.Sigma = torch.eye(n_masks, dtype=dt, device=dev)
         self.s_eye = s * torch.eye(n_classes, dtype=dt, device=dev)
