@@ -31,7 +31,6 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from . import store
 from .acquisition.registry import ACQUISITIONS, AcquisitionContext, get_acquisition
@@ -39,7 +38,7 @@ from .calibration import noise_from_validation, uncertainty_quality, weight_deca
 from .config import ALData, ExperimentConfig, split_test
 from .mc_dropout import embed, mc_predict
 from .models import build_model
-from .runtime import default_device, derive_seed, make_rng
+from .runtime import default_device, derive_seed, make_rng, progress_bar
 from .stats import batch_diversity
 from .store import load_results, results_path
 from .training import evaluate, train_model
@@ -385,7 +384,7 @@ def run_experiment(
         table.truncate_rows(keep)  # a partial run's redone final row
     start = keep
 
-    bar = tqdm(total=n_iter + 1, initial=min(start, n_iter + 1), disable=not progress,
+    bar = progress_bar(total=n_iter + 1, initial=min(start, n_iter + 1), disable=not progress,
                desc=f"{config.experiment} {method} seed {seed}", unit="iter", leave=True)
     try:
         for it in range(start, n_iter + 1):

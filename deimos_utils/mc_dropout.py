@@ -34,9 +34,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from .runtime import derive_seed
+from .runtime import derive_seed, progress_bar
 
 __all__ = [
     "FixedMaskDropout",
@@ -347,7 +346,7 @@ def mc_predict(
     with torch.no_grad(), fixed_masks(model, n_masks, seed):
         state = dropout_layers(model)[0]._state
         starts = range(0, N, batch_size)
-        for start in tqdm(starts, disable=not progress, desc="MC dropout", unit="chunk"):
+        for start in progress_bar(starts, disable=not progress, desc="MC dropout", unit="chunk"):
             xb = _chunk(X, start, batch_size, device, dtype)
             B = xb.shape[0]
             state.reset()

@@ -99,3 +99,35 @@ def mean_sd_band(ax, x, curves, method: str, **kwargs):
 def new_figure(ncols: int = 1, width: float = 5.0, height: float = 3.6, **kwargs):
     fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), **kwargs)
     return fig, axes
+
+
+def plot_learning_curves(results, metric: str, *, ax=None, methods=None, title: str | None = None,
+                         x: str = "n_acquired", n_initial: int | None = None):
+    """Mean +-1 sd over seeds of ``metric`` against ``x``, one line per method.
+
+    ``results``: a results table of the loop's store (columns ``method``, ``seed``, ``x``,
+    ``metric``). Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    methods = list(methods) if methods is not None else list(dict.fromkeys(results["method"]))
+    for method in methods:
+        rows = results[results["method"] == method]
+        if rows.empty:
+            continue
+        wide = rows.pivot_table(index="seed", columns=x, values=metric, aggfunc="mean")
+        n_seeds = len(wide)
+        line = mean_sd_band(ax, wide.columns.to_numpy(), wide.to_numpy(), method)
+        line.set_label(f"{METHOD_LABELS.get(method, method)} ({n_seeds} seed{'s' * (n_seeds > 1)})")
+    label = "Number of acquired points"
+    if n_initial is not None:
+        label += f" ({n_initial} initial training points)"
+    ax.set_xlabel(label)
+    ax.set_ylabel(metric.replace("_", " "))
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax

@@ -355,7 +355,7 @@ def _pool_context():
 
 def _decode_source(source: _Source, resolution: int, progress: bool, workers: int | None) -> dict:
     """Decode every image; returns arrays in sorted-name order plus the skipped list."""
-    from tqdm import tqdm
+    from ..runtime import progress_bar
 
     if source.kind == "folder":
         expected = len(source.files)
@@ -393,7 +393,7 @@ def _decode_source(source: _Source, resolution: int, progress: bool, workers: in
             yield name, data
 
     decoded: dict[str, np.ndarray] = {}
-    bar = tqdm(
+    bar = progress_bar(
         total=expected,
         desc=f"UTKFace {resolution}px",
         unit="img",

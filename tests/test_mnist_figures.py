@@ -1,0 +1,351 @@
+"""Tests for deimos_utils.mnist_figures on hand-made results tables (quick and cpu sizes)."""
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from deimos_utils import mnist_figures as mf  # noqa: E402
+from deimos_utils.config import ALData, get_config  # noqa: E402
+from deimos_utils.paper import TABLE2_MNIST_7V9_ACCURACY  # noqa: E402
+from deimos_utils.stats import lmm_lrt  # noqa: E402
+from deimos_utils.store import COLUMNS, format_picked  # noqa: E402
+
+
+def fake_results(methods=("deimos", "random"), seeds=(0, 1), n_iter=4, batch_size=2,
+                 experiment="mnist_7v9_b25", preset="quick", tag="", shift=None, seed=0,
+                 diversity=True, id_base=1000):
+    """A results table with the store's columns; picks are distinct ids per (method, seed).
+
+    Accuracy rises with the iteration plus noise; ``shift[method]`` is added to a method's.
+    """
+    g = np.random.default_rng(seed)
+    shift = shift or {}
+    rows = []
+    for m_i, m in enumerate(methods):
+        for s in seeds:
+            ids = id_base + g.permutation(50_000)[: n_iter * batch_size]
+            for it in range(n_iter + 1):
+                picked = ids[it * batch_size:(it + 1) * batch_size] if it < n_iter else []
+                acc = 0.7 + 0.25 * (1 - math.exp(-it / 10)) + shift.get(m, 0.0) + 0.01 * g.normal()
+                row = {c: np.nan for c in COLUMNS}
+                row.update(experiment=experiment, preset=preset, tag=tag, method=m, seed=s,
+                           iteration=it, n_acquired=it * batch_size, n_labelled=10 + it * batch_size,
+                           batch_size=batch_size, n_candidates=50 if it < n_iter else 0,
+                           test_accuracy=acc, picked=format_picked(picked),
+                           diversity=(0.1 * (m_i + 1) + 0.01 * g.normal())
+                           if diversity and it < n_iter and batch_size > 1 else np.nan)
+                rows.append(row)
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+# ------------------------------------------------------------------------------------ what ran
+
+def test_config_summary_and_describe_runs():
+    c1, c25 = get_config("mnist_7v9_b1", "quick"), get_config("mnist_0to9_b25", "cpu")
+    table = mf.config_summary(c1, c25)
+    assert list(table.columns) == ["mnist_7v9_b1 (quick)", "mnist_0to9_b25 (cpu)"]
+    assert list(table.index) == list(mf.CONFIG_FIELDS)
+    assert table.at["batch_size", "mnist_0to9_b25 (cpu)"] == str(c25.batch_size)
+    assert table.at["classes", "mnist_7v9_b1 (quick)"] == "7, 9"
+    assert table.at["classes", "mnist_0to9_b25 (cpu)"] == "all"
+    assert table.at["methods", "mnist_7v9_b1 (quick)"] == ", ".join(c1.methods)
+    with pytest.raises(ValueError, match="at least one"):
+        mf.config_summary()
+
+    res = fake_results(methods=("deimos", "kcenter"), seeds=(0, 1, 2), n_iter=3, batch_size=5)
+    res = res[~((res["method"] == "kcenter") & (res["seed"] == 2) & (res["iteration"] == 3))]
+    d = mf.describe_runs(res)
+    assert list(d.index) == ["deimos", "kcenter"]
+    assert d.loc["deimos"].tolist() == [3, 4, 5, 15]
+    assert d.loc["kcenter", "rows per repeat"] == "3-4"
+    with pytest.raises(ValueError, match="lacks the column"):
+        mf.describe_runs(res.drop(columns="batch_size"))
+    sizes = fake_sizes(sizes=(20, 50), n_iter=2, batch_size=5, seeds=(0, 1))
+    assert mf.describe_runs(sizes, by="sample_size").to_dict(orient="index") == {
+        20: {"repeats": 2, "rows per repeat": 3, "batch size": 5, "acquired": 10},
+        50: {"repeats": 2, "rows per repeat": 3, "batch size": 5, "acquired": 10}}
+
+
+def test_figure_title_names_dataset_preset_and_repeats():
+    cfg = get_config("mnist_7v9_b25", "quick", tag="samp20")
+    res = fake_results(seeds=(0, 1, 2))
+    title = mf.figure_title("MNIST 7 vs 9", cfg, res, "test accuracy")
+    assert title == "test accuracy: MNIST 7 vs 9, batch size 5\nquick preset (samp20), 3 repeats"
+    assert mf.figure_title("MNIST", cfg.replace(tag="", n_repeats=1)).endswith("quick preset, 1 repeat")
+
+
+# ------------------------------------------------------------------------------------ tables
+
+def reference_first_crossing(res, method, threshold):
+    """The smallest n_acquired whose mean over seeds is >= threshold, by a plain loop."""
+    rows = res[res["method"] == method]
+    for n in sorted(rows["n_acquired"].unique()):
+        if rows.loc[rows["n_acquired"] == n, "test_accuracy"].mean() >= threshold:
+            return int(n)
+    return None
+
+
+def test_threshold_comparison_against_a_literal_loop():
+    methods = ("deimos", "bald", "max_entropy", "random", "kcenter")
+    res = fake_results(methods=methods, seeds=(0, 1, 2), n_iter=60, batch_size=1,
+                       experiment="mnist_7v9_b1", shift={"random": -0.03, "deimos": 0.01}, seed=3)
+    paper = TABLE2_MNIST_7V9_ACCURACY
+    table = mf.threshold_comparison(res, paper)
+    assert list(table.columns) == ["DEIMOS", "BALD", "Max. entropy", "Random", "Robust k-center"]
+    assert table.index.name == "test accuracy"
+    for m in methods:
+        for k, t in enumerate(paper["thresholds"]):
+            ours = reference_first_crossing(res, m, t)
+            want = f"{'not reached' if ours is None else ours} ({paper[m][k]})"
+            assert table.loc[t, mf.method_label(m)] == want
+            assert table.attrs["acquisitions"][m][k] == ours
+    # at least one threshold is reached and at least one is not: both branches are exercised
+    cells = table.to_numpy().ravel().tolist()
+    assert any(c.startswith("not reached") for c in cells) and not all(c.startswith("not") for c in cells)
+    with pytest.raises(ValueError, match="thresholds"):
+        mf.threshold_comparison(res, {"deimos": [1]})
+
+
+@pytest.mark.parametrize("log10_p, text", [
+    (math.log10(0.5), "0.500"), (math.log10(0.0042), "0.004"), (math.log10(2.3e-21), "2.3e-21"),
+    (-400 + math.log10(5.2), "5.2e-400"), (math.log10(9.97e-5), "1.0e-4"), (float("nan"), "n/a"),
+])
+def test_format_p_value(log10_p, text):
+    assert mf.format_p_value(log10_p) == text
+
+
+def test_lmm_comparison_matches_lmm_lrt_and_the_paper():
+    res = fake_results(methods=("deimos", "bald", "random"), seeds=(0, 1, 2), n_iter=20,
+                       batch_size=1, experiment="mnist_7v9_b1", shift={"deimos": 0.02}, seed=1)
+    table = mf.lmm_comparison(res)
+    assert list(table.index) == ["BALD", "Random"]
+    for m in ("bald", "random"):
+        ref = lmm_lrt(res, "deimos", m, "test_accuracy")
+        row = table.loc[mf.method_label(m)]
+        assert row["p-value"] == mf.format_p_value(ref.log10_p_value)
+        assert row["DEIMOS - method"] == pytest.approx(-ref.effect)
+        assert row["DEIMOS - method"] > 0 and row["better"] == "DEIMOS"
+    assert table.loc["BALD", "p-value (paper)"] == "2.3e-21"
+    assert table.loc["Random", "p-value (paper)"] == "5.2e-133"
+    # an experiment the paper reports nothing for, and the order of `others`
+    other = mf.lmm_comparison(res.assign(experiment="mnist_7v9_b25"), ["random", "bald"])
+    assert list(other.index) == ["Random", "BALD"]
+    assert other.loc["BALD", "p-value (paper)"] == "-"
+    assert other.loc["Random", "p-value (paper)"] == "4.4e-11"
+
+
+def test_lmm_comparison_drops_nan_rows_and_reports_untestable_pairs():
+    res = fake_results(methods=("deimos", "random", "kcenter"), n_iter=5)
+    res.loc[res["method"] == "kcenter", "test_accuracy"] = 0.5
+    res.loc[res["method"] == "deimos", "test_accuracy"] = 0.5  # constant over deimos + kcenter
+    res.loc[(res["method"] == "random") & (res["iteration"] == 5), "test_accuracy"] = np.nan
+    table = mf.lmm_comparison(res)
+    assert table.loc["Robust k-center", "p-value"] == "n/a"
+    assert table.loc["Robust k-center", "fit notes"].startswith("not tested: ")
+    assert "constant" in table.attrs["notes"]["kcenter"][0]
+    assert table.loc["Random", "p-value"] != "n/a"
+    # diversity: NaN in the last rows, direction given explicitly
+    div = mf.lmm_comparison(fake_results(n_iter=5, seeds=(0, 1, 2)), metric="diversity",
+                            higher_is_better=True)
+    assert div.loc["Random", "better"] == "Random"  # random's fake diversity is larger
+    with pytest.raises(ValueError, match="reference method"):
+        mf.lmm_comparison(res, reference="bald")
+    with pytest.raises(ValueError, match="not in results"):
+        mf.lmm_comparison(res, ["bald"])
+    two = pd.concat([res, res.assign(experiment="other")])
+    with pytest.raises(ValueError, match="several experiments"):
+        mf.lmm_comparison(two)
+
+
+# ------------------------------------------------------------------------------------ queries
+
+def test_queried_ids_follow_iteration_then_pick_order():
+    res = fake_results(n_iter=4, batch_size=3, seed=5)
+    shuffled = res.sample(frac=1.0, random_state=0)  # row order must not matter
+    got = mf.queried_ids(shuffled, "deimos")
+    assert sorted(got) == [0, 1]
+    for s in (0, 1):
+        rows = res[(res["method"] == "deimos") & (res["seed"] == s)].sort_values("iteration")
+        want = []
+        for text in rows["picked"]:
+            want.extend(int(t) for t in text.split())
+        assert got[s].tolist() == want and len(want) == 12
+    with pytest.raises(ValueError, match="not in results"):
+        mf.queried_ids(res, "bald")
+    both = pd.concat([res, res.assign(tag="samp20")])
+    with pytest.raises(ValueError, match="several runs"):
+        mf.queried_ids(both, "deimos")
+
+
+def test_first_last_queries_and_short_runs():
+    res = fake_results(n_iter=4, batch_size=3, seed=2)
+    q = mf.first_last_queries(res)
+    assert q.columns.tolist() == ["seed", "query", "id"]
+    ids = mf.queried_ids(res)
+    for s in (0, 1):
+        sub = q[q["seed"] == s]
+        assert sub["query"].tolist() == [1, 2, 3, 11, 12]
+        assert sub["id"].tolist() == [int(ids[s][k - 1]) for k in (1, 2, 3, 11, 12)]
+    short = mf.first_last_queries(fake_results(n_iter=3, batch_size=1))
+    assert short[short["seed"] == 0]["query"].tolist() == [1, 2, 3]  # overlap shown once
+    with pytest.raises(ValueError):
+        mf.first_last_queries(res, first=0, last=0)
+
+
+def test_ids_to_positions_against_a_dict():
+    g = np.random.default_rng(0)
+    pool_ids = g.permutation(10_000)[:700] * 3 + 11
+    ids = g.choice(pool_ids, 50, replace=False)
+    lookup = {int(v): k for k, v in enumerate(pool_ids)}
+    assert mf.ids_to_positions(pool_ids, ids).tolist() == [lookup[int(i)] for i in ids]
+    assert mf.ids_to_positions(pool_ids, []).tolist() == []
+    with pytest.raises(ValueError, match=r"\[12\]"):
+        mf.ids_to_positions(pool_ids, [12])
+    with pytest.raises(ValueError, match="repeated"):
+        mf.ids_to_positions([1, 1, 2], [1])
+
+
+def fake_mnist(n=60, seed=0):
+    g = np.random.default_rng(seed)
+    x = g.random((n, 1, 28, 28), dtype=np.float32)
+    y = np.arange(n) % 2
+    return ALData(x, y, x[:10], y[:10], task="classification", n_classes=2, name="fake 7 vs 9",
+                  pool_ids=5000 + 3 * np.arange(n), class_names=("7", "9"))
+
+
+def test_plot_queried_images_grid_and_labels():
+    data = fake_mnist()
+    queries = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "query": [1, 2, 10, 1, 2, 10],
+                            "id": [5000, 5003, 5030, 5003, 5006, 5033]})
+    fig = mf.plot_queried_images(data, queries, title="Fig 3c")
+    axes = np.array(fig.axes).reshape(3, 2)
+    # ids 5000, 5003, 5030 are positions 0, 1, 10: classes 0 ("7"), 1 ("9"), 0 ("7")
+    assert [axes[r, 0].get_title() for r in range(3)] == ["query 1: a 7", "query 2: a 9", "query 10: a 7"]
+    assert [axes[r, 1].get_title() for r in range(3)] == ["query 1: a 9", "query 2: a 7", "query 10: a 9"]
+    shown = axes[2, 0].get_images()[0].get_array()
+    np.testing.assert_array_equal(np.asarray(shown), data.x_pool[10, 0].numpy())
+    plt.close(fig)
+    bad = queries.assign(id=queries["id"] + 1)
+    with pytest.raises(ValueError, match="not in the pool"):
+        mf.plot_queried_images(data, bad)
+
+
+# ------------------------------------------------------------------------------------ diversity
+
+def test_diversity_wins_against_a_literal_loop():
+    res = fake_results(methods=("deimos", "batchbald", "random"), seeds=(0, 1, 2), n_iter=6, seed=4)
+    res.loc[(res["method"] == "deimos") & (res["iteration"] == 2), "diversity"] = 5.0
+    table = mf.diversity_wins(res)
+    for m in ("batchbald", "random"):
+        wins, ref_means, other_means = [], [], []
+        for it in range(6):  # the last row (iteration 6) has no batch
+            a = res[(res["method"] == "deimos") & (res["iteration"] == it)]["diversity"].mean()
+            b = res[(res["method"] == m) & (res["iteration"] == it)]["diversity"].mean()
+            wins.append(a > b)
+            ref_means.append(a)
+            other_means.append(b)
+        row = table.loc[mf.method_label(m)]
+        assert row["iterations"] == 6
+        assert row["DEIMOS higher"] == pytest.approx(np.mean(wins))
+        assert row["mean DEIMOS"] == pytest.approx(np.mean(ref_means))
+        assert row["mean method"] == pytest.approx(np.mean(other_means))
+    assert table.loc["BatchBALD", "DEIMOS higher"] == pytest.approx(1 / 6)  # only iteration 2
+    with pytest.raises(ValueError, match="no finite diversity"):
+        mf.diversity_wins(fake_results(batch_size=1))
+
+
+def test_plots_title_lines_and_axes():
+    cfg = get_config("mnist_7v9_b25", "quick")
+    res = fake_results(methods=("deimos", "batchbald", "random"), seeds=(0, 1, 2), n_iter=4, batch_size=5)
+    fig, (a1, a2) = plt.subplots(1, 2)
+    mf.plot_accuracy_curves(res, cfg, "MNIST 7 vs 9", ax=a1)
+    assert [t.get_text() for t in a1.get_legend().get_texts()] == [
+        "DEIMOS (3 seeds)", "BatchBALD (3 seeds)", "Random (3 seeds)"]
+    assert "MNIST 7 vs 9" in a1.get_title() and "quick preset, 3 repeats" in a1.get_title()
+    assert a1.get_ylabel() == "Test accuracy" and "10 initial" in a1.get_xlabel()
+    mf.plot_batch_diversity(res, cfg, "MNIST 7 vs 9", ax=a2)
+    xs = a2.get_lines()[0].get_xdata()
+    assert list(xs) == [1, 2, 3, 4]  # batches 1..4; the last row has none
+    means = res[res["method"] == "deimos"].groupby("iteration")["diversity"].mean().dropna()
+    np.testing.assert_allclose(a2.get_lines()[0].get_ydata(), means.to_numpy())
+    assert "batch of 5" in a2.get_xlabel() and "batch diversity" in a2.get_title()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="not in results"):
+        mf.plot_accuracy_curves(res, cfg, "x", methods=["kcenter"])
+
+
+# ------------------------------------------------------------------------------------ sample sizes
+
+def test_sample_size_configs_tag_all_but_the_configured_size():
+    cfg = get_config("mnist_7v9_b25", "quick")
+    assert mf.sample_sizes_for("quick") == (20, 50, 100)
+    assert mf.sample_sizes_for("paper") == (500, 2500, 5000)
+    cfgs = mf.sample_size_configs(cfg, mf.sample_sizes_for("quick"))
+    assert list(cfgs) == [20, 50, 100]
+    assert cfgs[50] is cfg  # the same run as the main experiment's DEIMOS
+    assert (cfgs[20].n_candidates, cfgs[20].run_name) == (20, "quick-samp20")
+    assert (cfgs[100].n_candidates, cfgs[100].run_name) == (100, "quick-samp100")
+    paper = mf.sample_size_configs(get_config("mnist_7v9_b25", "paper"), (500, 2500, 5000))
+    assert paper[2500].tag == "" and paper[5000].tag == "samp5000"
+    with pytest.raises(ValueError, match="distinct"):
+        mf.sample_size_configs(cfg, (20, 20))
+    with pytest.raises(ValueError, match="preset"):
+        mf.sample_sizes_for("huge")
+
+
+def fake_sizes(sizes=(20, 50, 100), **kw):
+    frames = [fake_results(methods=("deimos",), seed=k, tag=f"samp{s}", **kw).assign(sample_size=s)
+              for k, s in enumerate(sizes)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_sample_size_plot_and_tests():
+    cfg = get_config("mnist_7v9_b25", "quick")
+    res = fake_sizes(n_iter=8, seeds=(0, 1))
+    ax = mf.plot_sample_sizes(res, cfg, "MNIST 7 vs 9")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [f"DEIMOS, sample of {s} (2 repeats)" for s in (20, 50, 100)]
+    plt.close(ax.figure)
+    tests = mf.sample_size_tests(res)
+    assert list(tests.index) == ["20 vs 50", "20 vs 100", "50 vs 100"]
+    a = res[res["sample_size"].isin([20, 100])].assign(
+        method=lambda d: np.where(d["sample_size"] == 20, "a", "b")).drop(columns="experiment")
+    ref = lmm_lrt(a, "a", "b", "test_accuracy")
+    assert tests.loc["20 vs 100", "p-value"] == mf.format_p_value(ref.log10_p_value)
+    assert tests.loc["20 vs 100", "larger - smaller"] == pytest.approx(ref.effect)
+    with pytest.raises(ValueError, match="two or more"):
+        mf.sample_size_tests(fake_sizes(sizes=(20,)))
+
+
+# ------------------------------------------------------------------------------------ cpu size
+
+def test_helpers_on_cpu_size_tables():
+    """The notebook's calls on tables the size of the cpu preset (b = 1: 201 rows per run;
+    b = 25: 41 rows, 1,000 queries)."""
+    c1, c25 = get_config("mnist_7v9_b1", "cpu"), get_config("mnist_7v9_b25", "cpu")
+    r1 = fake_results(methods=c1.methods, seeds=(0,), n_iter=c1.n_iterations, batch_size=1,
+                      experiment="mnist_7v9_b1", preset="cpu", shift={"random": -0.02}, seed=7)
+    r25 = fake_results(methods=c25.methods, seeds=(0,), n_iter=c25.n_iterations, batch_size=25,
+                       experiment="mnist_7v9_b25", preset="cpu", seed=8)
+    assert mf.describe_runs(r1)["rows per repeat"].tolist() == [201] * 5
+    table = mf.threshold_comparison(r1, TABLE2_MNIST_7V9_ACCURACY, methods=c1.methods)
+    assert table.shape == (4, 5)
+    lmm = mf.lmm_comparison(r1)
+    assert lmm.shape[0] == 4 and (lmm["p-value"] != "n/a").all()
+    q = mf.first_last_queries(r25)
+    assert q["query"].tolist() == [1, 2, 3, 999, 1000]
+    assert mf.diversity_wins(r25)["iterations"].tolist() == [40] * 4
+    fig, ax = plt.subplots()
+    mf.plot_accuracy_curves(r1, c1, "MNIST 7 vs 9", ax=ax)
+    mf.plot_batch_diversity(r25, c25, "MNIST 7 vs 9", ax=ax)
+    plt.close(fig)
+    sizes = fake_sizes(sizes=(500, 2500, 5000), n_iter=c25.n_iterations, batch_size=25, seeds=(0,),
+                       preset="cpu")
+    assert len(mf.sample_size_tests(sizes)) == 3
