@@ -381,6 +381,8 @@ _MNIST_0TO9 = dict(_MNIST_COMMON, classes=None, n_initial=30, n_validation=30, n
 # a floor of 200 steps keeps the 10-point initial sets from being under-fitted.
 _PAPER_TRAIN = dict(train_epochs=50, train_batch_size=128, train_steps=200)
 _CPU_TRAIN = dict(train_epochs=10, train_batch_size=32, train_steps=120)
+# Regression cpu presets: at least 20 epochs, so that models trained on the larger labelled
+# sets of later iterations are not under-fitted (a fixed step count made the curves rise).
 _QUICK_TRAIN = dict(train_epochs=0, train_batch_size=16, train_steps=10)
 
 _REG_COMMON = dict(task="regression", noise_fraction=0.1, standardize_y=True, weight_decay_c=0.5,
@@ -426,7 +428,7 @@ EXPERIMENTS: dict[str, dict[str, dict]] = {
         "paper": dict(_SPLICING, n_acquired=600, n_repeats=3, train_epochs=50, train_batch_size=128,
                       train_steps=200),
         "cpu": dict(_SPLICING, n_acquired=150, n_repeats=1, n_candidates=1000, n_test=2000,
-                    train_epochs=0, train_batch_size=32, train_steps=100),
+                    train_epochs=20, train_batch_size=32, train_steps=100),
         "quick": dict(_SPLICING, n_acquired=3, n_repeats=1, n_candidates=50, n_test=200,
                       train_epochs=0, train_batch_size=16, train_steps=10),
     },
@@ -434,7 +436,7 @@ EXPERIMENTS: dict[str, dict[str, dict]] = {
         "paper": dict(_UTK, batch_size=100, n_acquired=2000, n_repeats=3, resolution=200,
                       train_epochs=50, train_batch_size=128, train_steps=200),
         "cpu": dict(_UTK, batch_size=100, n_acquired=500, n_repeats=1, resolution=32,
-                    n_candidates=1000, n_test=1000, train_epochs=0, train_batch_size=32,
+                    n_candidates=1000, n_test=1000, train_epochs=20, train_batch_size=32,
                     train_steps=100),
         "quick": dict(_UTK, batch_size=5, n_acquired=10, n_repeats=1, resolution=32, n_initial=20,
                       n_candidates=50, n_test=100, n_validation=10, train_epochs=0,
@@ -444,7 +446,7 @@ EXPERIMENTS: dict[str, dict[str, dict]] = {
         "paper": dict(_UTK, batch_size=200, n_acquired=2000, n_repeats=3, resolution=200,
                       train_epochs=50, train_batch_size=128, train_steps=200),
         "cpu": dict(_UTK, batch_size=200, n_acquired=600, n_repeats=1, resolution=32,
-                    n_candidates=1000, n_test=1000, train_epochs=0, train_batch_size=32,
+                    n_candidates=1000, n_test=1000, train_epochs=20, train_batch_size=32,
                     train_steps=100),
         "quick": dict(_UTK, batch_size=10, n_acquired=20, n_repeats=1, resolution=32, n_initial=20,
                       n_candidates=50, n_test=100, n_validation=10, train_epochs=0,

@@ -1,0 +1,490 @@
+"""Tables and figures of the regression experiments (5' splicing, UTKFace age; Fig 2, Table 1).
+
+Everything here reads the tidy results tables written by :func:`deimos_utils.loop.run_all`
+(columns of :data:`deimos_utils.store.COLUMNS`) and returns pandas DataFrames or matplotlib
+axes, so that notebooks 03 and 04 stay a few calls long.
+
+- :func:`run_overrides`: config overrides from notebook parameters, with a results tag that
+  names what was changed.
+- :func:`config_summary`, :func:`data_label`, :func:`figure_title`: what ran, on which data.
+- :func:`calibration_table`: Appendix E's tau^-1 and the uncertainty quality R^2 per run.
+- :func:`relative_thresholds`, :func:`splicing_thresholds`, :func:`threshold_comparison`:
+  Table 1 (acquisitions to reach a test MSE), with thresholds rescaled on a simulated library.
+- :func:`lrt_table`: Appendix C's mixed-model tests, DEIMOS against each baseline, beside
+  the paper's p-values.
+- :func:`final_metric_table`, :func:`plot_final_metric`: the metric after the last acquisition.
+- :func:`plot_learning_panels`: Fig 2-style learning curves, one panel per batch size.
+- :func:`timing_summary`: seconds spent per run.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .paper import PAPER_P_VALUES
+from .plots import METHOD_LABELS, method_style
+from .stats import acquisitions_to_threshold, format_threshold_table, lmm_lrt
+
+__all__ = [
+    "CONFIG_FIELDS",
+    "TABLE1_FIRST",
+    "TABLE1_LAST",
+    "run_overrides",
+    "config_summary",
+    "is_simulated",
+    "data_label",
+    "figure_title",
+    "initial_target_sd",
+    "calibration_table",
+    "relative_thresholds",
+    "splicing_thresholds",
+    "threshold_comparison",
+    "format_p",
+    "lrt_table",
+    "final_metric_table",
+    "plot_final_metric",
+    "plot_learning_panels",
+    "timing_summary",
+]
+
+#: Config fields shown by :func:`config_summary` (those that decide what a run is).
+CONFIG_FIELDS = (
+    "experiment", "preset", "tag", "dataset", "resolution", "methods", "n_repeats", "n_initial",
+    "n_acquired", "batch_size", "n_candidates", "n_validation", "test_fraction", "n_test",
+    "n_masks", "model", "conv_dropout", "dropout", "train_steps", "train_epochs",
+    "train_batch_size", "learning_rate", "weight_decay_c", "noise_fraction",
+)
+
+#: Default anchors of :func:`relative_thresholds` for Table 1 on a simulated library: the
+#: paper's first threshold (0.11) maps to 1/3 of the way from the initial model's MSE to the
+#: final MSE, its last (0.09) to the final MSE itself (see :func:`splicing_thresholds`).
+TABLE1_FIRST = 1.0 / 3.0
+TABLE1_LAST = 1.0
+
+
+def _label(method: str) -> str:
+    return METHOD_LABELS.get(method, method)
+
+
+def _check_results(results, columns: Sequence[str]) -> pd.DataFrame:
+    if not isinstance(results, pd.DataFrame):
+        raise ValueError(f"results must be a pandas DataFrame, got {type(results).__name__}")
+    missing = [c for c in columns if c not in results.columns]
+    if missing:
+        raise ValueError(f"results lacks the column(s) {missing}; columns present: {list(results.columns)}")
+    if results.empty:
+        raise ValueError("results holds no rows")
+    return results
+
+
+def _methods(results: pd.DataFrame, methods) -> list:
+    present = list(dict.fromkeys(results["method"]))
+    if methods is None:
+        return present
+    methods = list(methods)
+    unknown = [m for m in methods if m not in present]
+    if unknown:
+        raise ValueError(f"method(s) {unknown} not in results; methods present: {present}")
+    return methods
+
+
+# ------------------------------------------------------------------------------------ what ran
+
+def run_overrides(*, n_acquired: int | None = None, n_repeats: int | None = None,
+                  tag: str = "") -> dict:
+    """Config overrides from a notebook's parameters (None = keep the preset's value).
+
+    A changed ``n_acquired`` also sets ``tag`` (when none is given) to
+    ``"n_acquired<value>"``, so that a shortened run writes to its own, clearly named results
+    folder (``<preset>-n_acquired<value>``). ``n_repeats`` needs no tag: repeat k is the same
+    whatever the number of repeats. Returns a dict for
+    :func:`~deimos_utils.config.get_config`.
+    """
+    out: dict = {}
+    if n_acquired is not None:
+        if isinstance(n_acquired, bool) or int(n_acquired) != n_acquired or n_acquired < 1:
+            raise ValueError(f"n_acquired must be None or an integer >= 1, got {n_acquired!r}")
+        out["n_acquired"] = int(n_acquired)
+    if n_repeats is not None:
+        if isinstance(n_repeats, bool) or int(n_repeats) != n_repeats or n_repeats < 1:
+            raise ValueError(f"n_repeats must be None or an integer >= 1, got {n_repeats!r}")
+        out["n_repeats"] = int(n_repeats)
+    tag = "" if tag is None else str(tag)
+    if not tag and n_acquired is not None:
+        tag = f"n_acquired{int(n_acquired)}"
+    if tag:
+        out["tag"] = tag
+    return out
+
+
+def config_summary(*configs) -> pd.DataFrame:
+    """The fields of :data:`CONFIG_FIELDS` of one or more configs: one column per config
+    (named by its experiment), one row per field; tuples shown joined by commas."""
+    if not configs:
+        raise ValueError("config_summary needs at least one config")
+    cols = {}
+    for cfg in configs:
+        values = []
+        for name in CONFIG_FIELDS:
+            v = getattr(cfg, name)
+            if isinstance(v, tuple):
+                v = ", ".join(str(x) for x in v)
+            elif v is None:
+                v = "-"
+            values.append(str(v) if v != "" else "-")
+        cols[cfg.experiment] = values
+    return pd.DataFrame(cols, index=pd.Index(CONFIG_FIELDS, name="field"))
+
+
+def is_simulated(source: str) -> bool:
+    """Whether a data ``source`` string (``ALData.source``) marks simulated data."""
+    return "simulated" in str(source).lower()
+
+
+def data_label(source: str) -> str:
+    """Short data description for titles: ``"SIMULATED library"`` or the source itself."""
+    if is_simulated(source):
+        return "SIMULATED library"
+    return str(source) if source else "unknown source"
+
+
+def figure_title(what: str, config, source: str, n_seeds: int | None = None) -> str:
+    """``"<what>\\n<data> - preset <run name>, <k> repeat(s)"`` (two lines) for a figure title.
+
+    ``n_seeds`` defaults to ``config.n_repeats``; pass the number of seeds actually plotted."""
+    n = config.n_repeats if n_seeds is None else int(n_seeds)
+    return f"{what}\n{data_label(source)} - preset {config.run_name}, {n} repeat{'s' * (n != 1)}"
+
+
+# ------------------------------------------------------------------------------------ Appendix E
+
+def initial_target_sd(config, data, seeds: Sequence[int] | None = None) -> dict:
+    """``{seed: sd}``: the population sd of y over each repeat's initial set, the scale the
+    loop standardises regression targets with (``config.standardize_y``); 1.0 when the
+    targets are not standardised."""
+    from .loop import initial_split
+
+    seeds = config.seeds if seeds is None else seeds
+    out = {}
+    for s in seeds:
+        if config.task != "regression" or not config.standardize_y:
+            out[int(s)] = 1.0
+            continue
+        init, _ = initial_split(config, data, int(s))
+        y = data.y_pool.numpy()[init].astype(np.float64)
+        out[int(s)] = float(y.std()) or 1.0
+    return out
+
+
+def calibration_table(results: pd.DataFrame, noise_fraction: float | None = None,
+                      target_sd: Mapping[int, float] | None = None) -> pd.DataFrame:
+    """Appendix E per (method, seed): tau^-1 and the uncertainty quality R^2.
+
+    Columns: ``tau_inv`` (the ``noise`` column: tau^-1 in units of the model's training
+    targets, fixed by the initial model), ``tau_inv_y`` (the same in units of y squared,
+    ``tau_inv * target_sd[seed]**2``; only with ``target_sd``, see :func:`initial_target_sd`),
+    ``mean_dropout_var`` (``tau_inv / noise_fraction``, the initial model's mean MC-dropout
+    variance on the validation set, training-target units; only with ``noise_fraction``),
+    and the Pearson R^2 between squared error and dropout variance on the validation set:
+    ``r2_initial`` (iteration 0), ``r2_mean`` (mean over iterations, NaN rows skipped),
+    ``r2_final`` (last iteration).
+    """
+    _check_results(results, ["method", "seed", "iteration", "noise", "val_uncertainty_r2"])
+    rows = []
+    for (method, seed), g in results.groupby(["method", "seed"], sort=False):
+        g = g.sort_values("iteration")
+        r2 = g["val_uncertainty_r2"].to_numpy(dtype=float)
+        row = {"method": method, "seed": int(seed), "tau_inv": float(g["noise"].iloc[0])}
+        if target_sd is not None:
+            if int(seed) not in target_sd:
+                raise ValueError(f"target_sd has no entry for seed {int(seed)}")
+            row["tau_inv_y"] = row["tau_inv"] * float(target_sd[int(seed)]) ** 2
+        if noise_fraction is not None:
+            if not noise_fraction > 0:
+                raise ValueError(f"noise_fraction must be > 0, got {noise_fraction!r}")
+            row["mean_dropout_var"] = row["tau_inv"] / float(noise_fraction)
+        row.update(r2_initial=float(r2[0]), r2_mean=float(np.nanmean(r2)) if np.isfinite(r2).any() else math.nan,
+                   r2_final=float(r2[-1]))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["method", "seed"])
+
+
+# ------------------------------------------------------------------------------------ Table 1
+
+def _mean_curves(results: pd.DataFrame, metric: str) -> pd.Series:
+    return results.groupby(["method", "n_acquired"], sort=True)[metric].mean()
+
+
+def relative_thresholds(results: pd.DataFrame, metric: str, paper_thresholds: Sequence[float], *,
+                        first: float = TABLE1_FIRST, last: float = TABLE1_LAST,
+                        tail: float = 0.1, methods=None) -> tuple[np.ndarray, dict]:
+    """The paper's thresholds moved onto this run's scale, keeping their relative spacing.
+
+    With ``m0`` the mean ``metric`` of the initial models (rows with ``n_acquired == 0``,
+    every method and seed) and ``m_end`` the final level (per method, the mean curve over
+    seeds averaged over its last ``tail`` fraction of acquisition steps, at least one step;
+    then the mean over methods), threshold k is::
+
+        m0 - f_k (m0 - m_end),   f_k = first + s_k (last - first),
+        s_k = (p_0 - p_k) / (p_0 - p_K)          (p = paper_thresholds; s = 0 ... 1)
+
+    so the first paper threshold sits a fraction ``first`` of the way from the initial level
+    to the final one, the last a fraction ``last``, and the ones between keep the paper's
+    spacing.
+
+    Returns
+    -------
+    thresholds : (K,) float array, in the order of ``paper_thresholds``.
+    info : dict with ``initial`` (m0), ``final`` (m_end), ``positions`` (s), ``fractions``
+        (f) and ``improved`` (whether the final level is better than the initial one; when
+        it is not, every threshold is reached at once and the table says nothing).
+    """
+    _check_results(results, ["method", "n_acquired", metric])
+    p = np.asarray(paper_thresholds, dtype=float)
+    if p.ndim != 1 or p.size < 2 or not np.all(np.isfinite(p)):
+        raise ValueError(f"paper_thresholds must be 2 or more finite numbers, got {paper_thresholds!r}")
+    d = np.diff(p)
+    if not (np.all(d < 0) or np.all(d > 0)):
+        raise ValueError(f"paper_thresholds must be strictly monotone, got {list(p)}")
+    for name, v in (("first", first), ("last", last)):
+        if not np.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {v!r}")
+    if not 0 < tail <= 1:
+        raise ValueError(f"tail must lie in (0, 1], got {tail!r}")
+    methods = _methods(results, methods)
+    rows = results[results["method"].isin(methods)]
+    start = rows.loc[rows["n_acquired"] == 0, metric].to_numpy(dtype=float)
+    if start.size == 0:
+        raise ValueError("results holds no row with n_acquired == 0 (the initial models)")
+    m0 = float(np.mean(start))
+    curves = _mean_curves(rows, metric)
+    ends = []
+    for m in methods:
+        c = curves.loc[m].to_numpy(dtype=float)
+        k = max(1, int(math.ceil(tail * (len(c) - 1))))
+        ends.append(float(np.mean(c[-k:])))
+    m_end = float(np.mean(ends))
+    s = (p[0] - p) / (p[0] - p[-1])
+    f = first + s * (last - first)
+    thresholds = m0 - f * (m0 - m_end)
+    improved = bool(m_end < m0) if p[-1] < p[0] else bool(m_end > m0)
+    info = {"initial": m0, "final": m_end, "final_per_method": dict(zip(methods, ends)),
+            "positions": s, "fractions": f, "improved": improved}
+    return thresholds, info
+
+
+def splicing_thresholds(results: pd.DataFrame, source: str, paper_thresholds: Sequence[float], *,
+                        metric: str = "test_mse", first: float = TABLE1_FIRST,
+                        last: float = TABLE1_LAST, tail: float = 0.1) -> tuple[np.ndarray, str, dict]:
+    """Table 1's thresholds for this run: the paper's own on the real A5SS library, rescaled
+    with :func:`relative_thresholds` on a simulated one.
+
+    Returns ``(thresholds, rule, info)``: ``rule`` is a sentence saying which rule was used
+    (for the table's caption); ``info`` as :func:`relative_thresholds` (empty for real data).
+    """
+    if not is_simulated(source):
+        rule = (f"the paper's thresholds {list(paper_thresholds)} (real data: {source})")
+        return np.asarray(paper_thresholds, dtype=float), rule, {}
+    thr, info = relative_thresholds(results, metric, paper_thresholds, first=first, last=last, tail=tail)
+    rule = (
+        f"SIMULATED library: the paper's thresholds {list(paper_thresholds)} are rescaled, keeping "
+        f"their spacing, to lie between {first:.2f} and {last:.2f} of the way from the initial "
+        f"models' {metric} ({info['initial']:.4f}) to the final level ({info['final']:.4f}, the mean over "
+        f"methods of the last {tail:.0%} of each mean curve)"
+    )
+    if not info["improved"]:
+        rule += "; the curves did not improve, so the table is uninformative"
+    return thr, rule, info
+
+
+def threshold_comparison(results: pd.DataFrame, metric: str, thresholds: Sequence[float],
+                         paper: Mapping[str, Sequence] | None = None, *, methods=None,
+                         paper_thresholds: Sequence[float] | None = None,
+                         digits: int = 4) -> pd.DataFrame:
+    """Acquisitions each method's mean curve needs to reach each threshold, beside the paper's.
+
+    Cells read ``"ours (paper)"`` (``"not reached"`` when the mean curve never gets there);
+    with ``paper_thresholds`` a first column gives the paper's threshold each row stands for.
+    Rows are indexed by our thresholds rounded to ``digits`` (more when needed to tell them
+    apart); columns are method labels.
+    """
+    _check_results(results, ["method", "n_acquired", metric])
+    methods = _methods(results, methods)
+    table = acquisitions_to_threshold(results, metric, thresholds, methods=methods)
+    paper_cols = None
+    if paper is not None:
+        paper_cols = {m: list(paper[m]) for m in methods if m in paper}
+    text = format_threshold_table(table, paper=paper_cols)
+    thr = np.asarray(thresholds, dtype=float)
+    while digits < 8 and len({f"{t:.{digits}f}" for t in thr}) < len(set(thr.tolist())):
+        digits += 1  # show as many digits as it takes to tell distinct thresholds apart
+    text.index = pd.Index([f"{t:.{digits}f}" for t in thr], name=f"{metric} threshold")
+    text.columns = [_label(m) + (" (paper)" if paper_cols and m in paper_cols else "") for m in methods]
+    if paper_thresholds is not None:
+        pt = list(paper_thresholds)
+        if len(pt) != len(text):
+            raise ValueError(f"paper_thresholds has {len(pt)} values for {len(text)} thresholds")
+        text.insert(0, "paper threshold", [str(v) for v in pt])
+    return text
+
+
+# ------------------------------------------------------------------------------------ Appendix C
+
+def format_p(p_value: float, log10_p: float | None = None) -> str:
+    """A p-value as text, e.g. ``"2.1e-278"``; from ``log10_p`` when ``p_value`` underflowed."""
+    if p_value is None or (isinstance(p_value, float) and math.isnan(p_value)):
+        return "-"
+    if p_value == 0 and log10_p is not None and np.isfinite(log10_p):
+        e = math.floor(log10_p)
+        return f"{10 ** (log10_p - e):.1f}e{e}"
+    if p_value >= 1e-3:
+        return f"{p_value:.3f}"
+    return f"{p_value:.1e}"
+
+
+def lrt_table(results: pd.DataFrame, metric: str, experiment: str, *, reference: str = "deimos",
+              baselines: Sequence[str] | None = None) -> pd.DataFrame:
+    """Appendix C's likelihood-ratio test of ``reference`` against each baseline.
+
+    Per baseline: :func:`~deimos_utils.stats.lmm_lrt` (random intercept per iteration, ML
+    fits). Columns: ``p`` (text), ``log10_p``, ``effect`` (baseline minus reference, metric
+    units, adjusted for the iteration), ``better``, ``converged``, ``fit_notes`` (number of
+    problems the fits reported; their text is in ``notes``), ``paper_p`` (the paper's value
+    for ``experiment``, ``"-"`` if it gives none). A test that cannot be run (e.g. a single
+    iteration) gets NaN and the reason in ``notes``; nothing is raised or printed.
+    """
+    _check_results(results, ["method", "iteration", metric])
+    present = list(dict.fromkeys(results["method"]))
+    if reference not in present:
+        raise ValueError(f"reference method {reference!r} not in results; methods present: {present}")
+    baselines = [m for m in present if m != reference] if baselines is None else list(baselines)
+    rows = []
+    for b in baselines:
+        row = {"comparison": f"{_label(reference)} vs {_label(b)}"}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = lmm_lrt(results, reference, b, metric)
+            row.update(p=format_p(r.p_value, r.log10_p_value), log10_p=r.log10_p_value, effect=r.effect,
+                       better=_label(r.better) if r.better is not None else "-", converged=r.converged,
+                       fit_notes=len(r.warnings), notes="; ".join(r.warnings))
+        except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+            row.update(p="-", log10_p=math.nan, effect=math.nan, better="-", converged=False,
+                       fit_notes=1, notes=f"{type(exc).__name__}: {exc}")
+        row["paper_p"] = PAPER_P_VALUES.get((experiment, b), "-")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("comparison")
+
+
+# ------------------------------------------------------------------------------------ final metric
+
+def final_metric_table(results: pd.DataFrame, metric: str, *, methods=None) -> pd.DataFrame:
+    """``metric`` at the last acquisition step of each method: mean and sd over seeds.
+
+    Columns: ``n_acquired`` (the last step), ``mean``, ``sd`` (ddof 1; NaN for one seed),
+    ``n_seeds``; indexed by method.
+    """
+    _check_results(results, ["method", "seed", "n_acquired", metric])
+    methods = _methods(results, methods)
+    rows = []
+    for m in methods:
+        g = results[results["method"] == m]
+        last = int(g["n_acquired"].max())
+        v = g.loc[g["n_acquired"] == last, metric].to_numpy(dtype=float)
+        rows.append({"method": m, "n_acquired": last, "mean": float(v.mean()),
+                     "sd": float(v.std(ddof=1)) if v.size > 1 else math.nan, "n_seeds": int(v.size)})
+    return pd.DataFrame(rows).set_index("method")
+
+
+def plot_final_metric(tables: Mapping[str, pd.DataFrame], *, ax=None, ylabel: str = "",
+                      title: str | None = None, digits: int = 2):
+    """Dot plot of :func:`final_metric_table` outputs, one group per entry of ``tables``
+    (e.g. ``{"b = 100": t100, "b = 200": t200}``), one marker per method (its mean) with
+    +-1 sd error bars when there are several seeds, each labelled with its mean. The y axis
+    is not forced to start at 0, so that differences between methods stay visible.
+    Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if not tables:
+        raise ValueError("tables is empty: nothing to plot")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    methods = list(dict.fromkeys(m for t in tables.values() for m in t.index))
+    width = 0.6 / max(len(methods) - 1, 1)
+    groups = list(tables)
+    for j, m in enumerate(methods):
+        xs, means, sds = [], [], []
+        for i, g in enumerate(groups):
+            t = tables[g]
+            if m not in t.index:
+                continue
+            xs.append(i + (j - (len(methods) - 1) / 2) * width)
+            means.append(float(t.at[m, "mean"]))
+            sd = float(t.at[m, "sd"])
+            sds.append(sd if np.isfinite(sd) else 0.0)
+        style = method_style(m)
+        ax.errorbar(xs, means, yerr=sds if any(sds) else None, fmt="o", capsize=4, markersize=7,
+                    color=style["color"], label=style["label"])
+        for x, v in zip(xs, means):
+            ax.annotate(f"{v:.{digits}f}", (x, v), textcoords="offset points", xytext=(7, 0),
+                        va="center", fontsize=7)
+    labels = []
+    for g in groups:
+        t = tables[g]
+        n = int(t["n_seeds"].max())
+        labels.append(f"{g}\n({int(t['n_acquired'].max())} acquired, {n} seed{'s' * (n != 1)})")
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    return ax
+
+
+def timing_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """Seconds per (method, seed): ``iterations``, ``train``, ``eval``, ``acquire``, ``total``
+    (sums of the timing columns; a resumed run counts only the rows it has)."""
+    cols = ["train_seconds", "eval_seconds", "acquire_seconds"]
+    _check_results(results, ["method", "seed", "iteration", *cols])
+    g = results.groupby(["method", "seed"], sort=False)
+    out = pd.DataFrame({
+        "iterations": g["iteration"].count(),
+        "train": g["train_seconds"].sum(),
+        "eval": g["eval_seconds"].sum(),
+        "acquire": g["acquire_seconds"].sum(),
+    })
+    out["total"] = out[["train", "eval", "acquire"]].sum(axis=1)
+    return out
+
+
+def plot_learning_panels(panels: Mapping[str, tuple], metric: str, source: str, *, what: str,
+                         ylabel: str = "", width: float = 5.6, height: float = 4.0):
+    """One learning-curve panel (mean +-1 sd over seeds) per entry of ``panels``.
+
+    ``panels`` maps a panel name (e.g. the experiment) to ``(results, config)``; each title
+    reads ``"<what> (b = <batch size>) - <data> - preset <run name>, <k> repeats"``.
+    Returns ``(fig, axes)`` with ``axes`` a list.
+    """
+    import matplotlib.pyplot as plt
+
+    from .plots import plot_learning_curves
+
+    if not panels:
+        raise ValueError("panels is empty: nothing to plot")
+    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), height), squeeze=False)
+    axes = list(axes[0])
+    for ax, (name, (res, cfg)) in zip(axes, panels.items()):
+        n_seeds = int(res["seed"].nunique())
+        plot_learning_curves(res, metric, ax=ax, methods=cfg.methods, n_initial=cfg.n_initial,
+                             title=figure_title(f"{what} (b = {cfg.batch_size})", cfg, source, n_seeds))
+        if ylabel:
+            ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig, axes
