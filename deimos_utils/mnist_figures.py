@@ -1,14 +1,11 @@
-"""Figures and tables of the MNIST experiments (section 5.3: Table 2, Fig 3, Fig B.1).
+"""Figures and tables of the MNIST experiments (section 5.3: Fig 3, Fig B.1).
 
 Everything here reads the results tables of :mod:`deimos_utils.loop` (one row per run and
 iteration, columns :data:`~deimos_utils.store.COLUMNS`), so the notebooks only call these
-functions and :mod:`deimos_utils.plots`.
+functions, :mod:`deimos_utils.plots` and the tables every notebook shares
+(:mod:`deimos_utils.report`: what ran, Table 2, the LMM p-values of Appendix C, titles).
 
-- :func:`config_summary`, :func:`describe_runs`: what ran (configuration fields, repeats,
-  iterations per method).
 - :func:`plot_accuracy_curves`: test accuracy against acquisitions (Fig 3a, b, Fig B.1).
-- :func:`threshold_comparison`, :func:`lmm_comparison`: Table 2 and the LMM p-values of
-  Appendix C, each beside the paper's numbers.
 - :func:`queried_ids`, :func:`first_last_queries`, :func:`plot_queried_images`: the images
   DEIMOS queried first and last (Fig 3c).
 - :func:`plot_batch_diversity`, :func:`diversity_wins`: batch diversity per iteration
@@ -20,29 +17,18 @@ functions and :mod:`deimos_utils.plots`.
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .plots import mean_sd_band, plot_learning_curves
-from .report import (  # noqa: F401  (format_p_value, lmm_comparison: part of this API)
-    _lrt_row, _methods_in, _note, _require, format_p_value, lmm_comparison, method_label,
-)
-from .stats import acquisitions_to_threshold, format_threshold_table
+from .report import _lrt_row, _methods_in, _note, _others, _p_cells, _require, figure_title, method_label
 from .store import parse_picked
 
 __all__ = [
     "SAMPLE_SIZES",
-    "CONFIG_FIELDS",
-    "method_label",
-    "config_summary",
-    "describe_runs",
-    "figure_title",
     "plot_accuracy_curves",
-    "threshold_comparison",
-    "format_p_value",
-    "lmm_comparison",
     "queried_ids",
     "first_last_queries",
     "ids_to_positions",
@@ -60,59 +46,8 @@ __all__ = [
 #: 500 / 2,500 / 5,000; the quick preset (50 candidates) uses 20 / 50 / 100.
 SAMPLE_SIZES = {"quick": (20, 50, 100), "cpu": (500, 2500, 5000), "paper": (500, 2500, 5000)}
 
-#: Configuration fields :func:`config_summary` shows, in this order.
-CONFIG_FIELDS = ("classes", "n_initial", "n_validation", "batch_size", "n_acquired", "n_candidates",
-                 "n_test", "n_repeats", "n_masks", "train_steps", "train_epochs", "train_batch_size",
-                 "weight_decay_c", "noise_fraction", "methods")
 
-
-# ------------------------------------------------------------------------------------ what ran
-
-def config_summary(*configs) -> pd.DataFrame:
-    """The fields of :data:`CONFIG_FIELDS` of each config, one column per config.
-
-    Columns are named ``"<experiment> (<run_name>)"``; values are text (tuples joined with
-    ``", "``, None as ``"all"`` for ``classes`` and ``"-"`` elsewhere).
-    """
-    if not configs:
-        raise ValueError("config_summary needs at least one config")
-    cols = {}
-    for cfg in configs:
-        values = {}
-        for name in CONFIG_FIELDS:
-            v = getattr(cfg, name)
-            if v is None:
-                text = "all" if name == "classes" else "-"
-            elif isinstance(v, tuple):
-                text = ", ".join(str(x) for x in v)
-            else:
-                text = str(v)
-            values[name] = text
-        cols[f"{cfg.experiment} ({cfg.run_name})"] = pd.Series(values)
-    out = pd.DataFrame(cols)
-    out.index.name = "field"
-    return out
-
-
-def describe_runs(results: pd.DataFrame, by: str = "method") -> pd.DataFrame:
-    """One row per value of ``by`` (a method, or e.g. ``"sample_size"``; in order of
-    appearance): repeats, table rows per repeat, batch size and points acquired in the
-    longest repeat. Stable across machines (no metrics)."""
-    _require(results, (by, "seed", "iteration", "n_acquired", "batch_size"), "describe_runs")
-    rows = []
-    for m in dict.fromkeys(results[by]):
-        r = results[results[by] == m]
-        per_seed = r.groupby("seed")["iteration"].count()
-        rows.append({
-            by: m,
-            "repeats": int(r["seed"].nunique()),
-            "rows per repeat": int(per_seed.min()) if per_seed.min() == per_seed.max()
-            else f"{int(per_seed.min())}-{int(per_seed.max())}",
-            "batch size": int(r["batch_size"].iloc[0]),
-            "acquired": int(r["n_acquired"].max()),
-        })
-    return pd.DataFrame(rows).set_index(by)
-
+# ------------------------------------------------------------------------------------ accuracy
 
 def _integer_ticks(ax) -> None:
     from matplotlib.ticker import MaxNLocator
@@ -120,17 +55,9 @@ def _integer_ticks(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def figure_title(dataset: str, config, results: pd.DataFrame | None = None, what: str = "") -> str:
-    """``"<what>: <dataset>, batch size b\\n<preset> preset, k repeat(s)"``.
-
-    The repeats are counted in ``results`` (the seeds present) when given, else taken from
-    ``config.n_repeats``.
-    """
-    n = int(results["seed"].nunique()) if results is not None else int(config.n_repeats)
-    head = f"{what}: " if what else ""
-    tag = f" ({config.tag})" if config.tag else ""
-    return (f"{head}{dataset}, batch size {config.batch_size}\n"
-            f"{config.preset} preset{tag}, {n} repeat{'s' * (n != 1)}")
+def _title(dataset: str, config, results: pd.DataFrame, what: str) -> str:
+    """:func:`~deimos_utils.report.figure_title` with the repeats found in ``results``."""
+    return figure_title(dataset, config, int(results["seed"].nunique()), what)
 
 
 def plot_accuracy_curves(results: pd.DataFrame, config, dataset: str, *, ax=None, methods=None,
@@ -143,41 +70,11 @@ def plot_accuracy_curves(results: pd.DataFrame, config, dataset: str, *, ax=None
     _require(results, ("method", "seed", "n_acquired", "test_accuracy"), "plot_accuracy_curves")
     methods = _methods_in(results, methods)
     ax = plot_learning_curves(results, "test_accuracy", ax=ax, methods=methods,
-                              title=figure_title(dataset, config, results, what),
+                              title=_title(dataset, config, results, what),
                               n_initial=config.n_initial)
     ax.set_ylabel("Test accuracy")
     _integer_ticks(ax)
     return ax
-
-
-# ------------------------------------------------------------------------------------ tables
-
-def _labelled(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    out.columns = [method_label(c) for c in df.columns]
-    return out
-
-
-def threshold_comparison(results: pd.DataFrame, paper: Mapping, *, metric: str = "test_accuracy",
-                         methods=None) -> pd.DataFrame:
-    """Table 2: acquisitions each method needs for its mean curve to reach each threshold.
-
-    ``paper`` is a mapping like :data:`~deimos_utils.paper.TABLE2_MNIST_7V9_ACCURACY`
-    (``"thresholds"`` plus one list per method). Cells read ``"ours (paper)"``; ``"not
-    reached"`` where our mean curve stays below the threshold. Columns are the methods'
-    display names, rows the thresholds. ``table.attrs["acquisitions"]`` holds our numbers as
-    ``{method: [int or None per threshold]}`` (for :func:`~deimos_utils.plots.save_numbers`).
-    """
-    if "thresholds" not in paper:
-        raise ValueError("paper must hold the key 'thresholds' (see deimos_utils.paper)")
-    methods = _methods_in(_require(results, ("method", "n_acquired", metric), "threshold_comparison"),
-                          methods)
-    raw = acquisitions_to_threshold(results, metric, paper["thresholds"], methods=methods)
-    theirs = {m: v for m, v in paper.items() if m != "thresholds"}
-    text = _labelled(format_threshold_table(raw, paper=theirs))
-    text.index.name = metric.replace("_", " ")
-    text.attrs["acquisitions"] = {m: [None if pd.isna(v) else int(v) for v in raw[m]] for m in raw.columns}
-    return text
 
 
 # ------------------------------------------------------------------------------------ queried images
@@ -305,7 +202,7 @@ def plot_batch_diversity(results: pd.DataFrame, config, dataset: str, *, ax=None
     rows = _diversity_rows(results)
     methods = [m for m in _methods_in(results, methods) if m in set(rows["method"])]
     ax = plot_learning_curves(rows, "diversity", ax=ax, methods=methods, x="batch",
-                              title=figure_title(dataset, config, rows, what))
+                              title=_title(dataset, config, rows, what))
     ax.set_xlabel(f"AL iteration (batch of {config.batch_size} points)")
     ax.set_ylabel("Batch diversity (mean symmetric KL, nats)")
     _integer_ticks(ax)
@@ -321,10 +218,7 @@ def diversity_wins(results: pd.DataFrame, reference: str = "deimos", methods=Non
     """
     rows = _diversity_rows(results)
     curves = rows.groupby(["method", "batch"])["diversity"].mean()
-    present = list(dict.fromkeys(rows["method"]))
-    if reference not in present:
-        raise ValueError(f"reference method {reference!r} has no diversity in results; methods: {present}")
-    others = [m for m in present if m != reference] if methods is None else _methods_in(rows, methods)
+    others = _others(rows, reference, methods, "the rows with a finite diversity")
     ref = curves.loc[reference]
     out = []
     for m in others:
@@ -400,7 +294,7 @@ def plot_sample_sizes(results: pd.DataFrame, config, dataset: str, *, metric: st
                      label=f"{method_label(method)}, sample of {s:,} ({n} repeat{'s' * (n != 1)})")
     ax.set_xlabel(f"Number of acquired points ({config.n_initial} initial training points)")
     ax.set_ylabel(metric.replace("_", " ").capitalize())
-    ax.set_title(figure_title(dataset, config, results, what), fontsize=10)
+    ax.set_title(_title(dataset, config, results, what), fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     _integer_ticks(ax)
@@ -422,8 +316,7 @@ def sample_size_tests(results: pd.DataFrame, metric: str = "test_accuracy") -> p
         res, notes = _lrt_row(rows, f"samp{a}", f"samp{b}", metric, None)
         out.append({
             "sizes": f"{a:,} vs {b:,}",
-            "p-value": "n/a" if res is None else format_p_value(res.log10_p_value),
-            "log10 p": float("nan") if res is None else round(res.log10_p_value, 2),
+            **_p_cells(res),
             "larger - smaller": float("nan") if res is None else res.effect,
             "fit notes": _note(notes),
         })

@@ -2,16 +2,14 @@
 
 Everything here reads the tidy results tables written by :func:`deimos_utils.loop.run_all`
 (columns of :data:`deimos_utils.store.COLUMNS`) and returns pandas DataFrames or matplotlib
-axes, so that notebooks 03 and 04 stay a few calls long.
+axes, so that notebooks 03 and 04 stay a few calls long. The tables every notebook shares
+(what ran, figure titles, Table 1, Appendix C's LMM tests) are in :mod:`deimos_utils.report`.
 
 - :func:`run_overrides`: config overrides from notebook parameters, with a results tag that
   names what was changed.
-- :func:`config_summary`, :func:`data_label`, :func:`figure_title`: what ran, on which data.
 - :func:`calibration_table`: Appendix E's tau^-1 and the uncertainty quality R^2 per run.
-- :func:`relative_thresholds`, :func:`splicing_thresholds`, :func:`threshold_comparison`:
-  Table 1 (acquisitions to reach a test MSE), with thresholds rescaled on a simulated library.
-- :func:`lrt_table`: Appendix C's mixed-model tests, DEIMOS against each baseline, beside
-  the paper's p-values.
+- :func:`relative_thresholds`, :func:`splicing_thresholds`: Table 1's thresholds (for
+  :func:`deimos_utils.report.threshold_comparison`), rescaled on a simulated library.
 - :func:`final_metric_table`, :func:`plot_final_metric`: the metric after the last acquisition.
 - :func:`plot_learning_panels`: Fig 2-style learning curves, one panel per batch size.
 - :func:`timing_summary`: seconds spent per run.
@@ -19,77 +17,33 @@ axes, so that notebooks 03 and 04 stay a few calls long.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .paper import PAPER_P_VALUES
-from .plots import METHOD_LABELS, method_style
-from .stats import acquisitions_to_threshold, format_threshold_table, lmm_lrt
+from .plots import method_style
+from .report import _methods_in, _require, figure_title, is_simulated
 
 __all__ = [
-    "CONFIG_FIELDS",
     "TABLE1_FIRST",
     "TABLE1_LAST",
     "run_overrides",
-    "config_summary",
-    "is_simulated",
-    "data_label",
-    "figure_title",
     "initial_target_sd",
     "calibration_table",
     "relative_thresholds",
     "splicing_thresholds",
-    "threshold_comparison",
-    "format_p",
-    "lrt_table",
     "final_metric_table",
     "plot_final_metric",
     "plot_learning_panels",
     "timing_summary",
 ]
 
-#: Config fields shown by :func:`config_summary` (those that decide what a run is).
-CONFIG_FIELDS = (
-    "experiment", "preset", "tag", "dataset", "resolution", "methods", "n_repeats", "n_initial",
-    "n_acquired", "batch_size", "n_candidates", "n_validation", "test_fraction", "n_test",
-    "n_masks", "model", "conv_dropout", "dropout", "train_steps", "train_epochs",
-    "train_batch_size", "learning_rate", "weight_decay_c", "noise_fraction",
-)
-
 #: Default anchors of :func:`relative_thresholds` for Table 1 on a simulated library: the
 #: paper's first threshold (0.11) maps to 1/3 of the way from the initial model's MSE to the
 #: final MSE, its last (0.09) to the final MSE itself (see :func:`splicing_thresholds`).
 TABLE1_FIRST = 1.0 / 3.0
 TABLE1_LAST = 1.0
-
-
-def _label(method: str) -> str:
-    return METHOD_LABELS.get(method, method)
-
-
-def _check_results(results, columns: Sequence[str]) -> pd.DataFrame:
-    if not isinstance(results, pd.DataFrame):
-        raise ValueError(f"results must be a pandas DataFrame, got {type(results).__name__}")
-    missing = [c for c in columns if c not in results.columns]
-    if missing:
-        raise ValueError(f"results lacks the column(s) {missing}; columns present: {list(results.columns)}")
-    if results.empty:
-        raise ValueError("results holds no rows")
-    return results
-
-
-def _methods(results: pd.DataFrame, methods) -> list:
-    present = list(dict.fromkeys(results["method"]))
-    if methods is None:
-        return present
-    methods = list(methods)
-    unknown = [m for m in methods if m not in present]
-    if unknown:
-        raise ValueError(f"method(s) {unknown} not in results; methods present: {present}")
-    return methods
 
 
 # ------------------------------------------------------------------------------------ what ran
@@ -105,59 +59,18 @@ def run_overrides(*, n_acquired: int | None = None, n_repeats: int | None = None
     :func:`~deimos_utils.config.get_config`.
     """
     out: dict = {}
-    if n_acquired is not None:
-        if isinstance(n_acquired, bool) or int(n_acquired) != n_acquired or n_acquired < 1:
-            raise ValueError(f"n_acquired must be None or an integer >= 1, got {n_acquired!r}")
-        out["n_acquired"] = int(n_acquired)
-    if n_repeats is not None:
-        if isinstance(n_repeats, bool) or int(n_repeats) != n_repeats or n_repeats < 1:
-            raise ValueError(f"n_repeats must be None or an integer >= 1, got {n_repeats!r}")
-        out["n_repeats"] = int(n_repeats)
+    for name, value in (("n_acquired", n_acquired), ("n_repeats", n_repeats)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise ValueError(f"{name} must be None or an integer >= 1, got {value!r}")
+        out[name] = int(value)
     tag = "" if tag is None else str(tag)
     if not tag and n_acquired is not None:
         tag = f"n_acquired{int(n_acquired)}"
     if tag:
         out["tag"] = tag
     return out
-
-
-def config_summary(*configs) -> pd.DataFrame:
-    """The fields of :data:`CONFIG_FIELDS` of one or more configs: one column per config
-    (named by its experiment), one row per field; tuples shown joined by commas."""
-    if not configs:
-        raise ValueError("config_summary needs at least one config")
-    cols = {}
-    for cfg in configs:
-        values = []
-        for name in CONFIG_FIELDS:
-            v = getattr(cfg, name)
-            if isinstance(v, tuple):
-                v = ", ".join(str(x) for x in v)
-            elif v is None:
-                v = "-"
-            values.append(str(v) if v != "" else "-")
-        cols[cfg.experiment] = values
-    return pd.DataFrame(cols, index=pd.Index(CONFIG_FIELDS, name="field"))
-
-
-def is_simulated(source: str) -> bool:
-    """Whether a data ``source`` string (``ALData.source``) marks simulated data."""
-    return "simulated" in str(source).lower()
-
-
-def data_label(source: str) -> str:
-    """Short data description for titles: ``"SIMULATED library"`` or the source itself."""
-    if is_simulated(source):
-        return "SIMULATED library"
-    return str(source) if source else "unknown source"
-
-
-def figure_title(what: str, config, source: str, n_seeds: int | None = None) -> str:
-    """``"<what>\\n<data> - preset <run name>, <k> repeat(s)"`` (two lines) for a figure title.
-
-    ``n_seeds`` defaults to ``config.n_repeats``; pass the number of seeds actually plotted."""
-    n = config.n_repeats if n_seeds is None else int(n_seeds)
-    return f"{what}\n{data_label(source)} - preset {config.run_name}, {n} repeat{'s' * (n != 1)}"
 
 
 # ------------------------------------------------------------------------------------ Appendix E
@@ -193,7 +106,7 @@ def calibration_table(results: pd.DataFrame, noise_fraction: float | None = None
     ``r2_initial`` (iteration 0), ``r2_mean`` (mean over iterations, NaN rows skipped),
     ``r2_final`` (last iteration).
     """
-    _check_results(results, ["method", "seed", "iteration", "noise", "val_uncertainty_r2"])
+    _require(results, ["method", "seed", "iteration", "noise", "val_uncertainty_r2"], "calibration_table")
     rows = []
     for (method, seed), g in results.groupby(["method", "seed"], sort=False):
         g = g.sort_values("iteration")
@@ -243,7 +156,7 @@ def relative_thresholds(results: pd.DataFrame, metric: str, paper_thresholds: Se
         (f) and ``improved`` (whether the final level is better than the initial one; when
         it is not, every threshold is reached at once and the table says nothing).
     """
-    _check_results(results, ["method", "n_acquired", metric])
+    _require(results, ["method", "n_acquired", metric], "relative_thresholds")
     p = np.asarray(paper_thresholds, dtype=float)
     if p.ndim != 1 or p.size < 2 or not np.all(np.isfinite(p)):
         raise ValueError(f"paper_thresholds must be 2 or more finite numbers, got {paper_thresholds!r}")
@@ -255,7 +168,7 @@ def relative_thresholds(results: pd.DataFrame, metric: str, paper_thresholds: Se
             raise ValueError(f"{name} must be finite, got {v!r}")
     if not 0 < tail <= 1:
         raise ValueError(f"tail must lie in (0, 1], got {tail!r}")
-    methods = _methods(results, methods)
+    methods = _methods_in(results, methods)
     rows = results[results["method"].isin(methods)]
     start = rows.loc[rows["n_acquired"] == 0, metric].to_numpy(dtype=float)
     if start.size == 0:
@@ -301,85 +214,6 @@ def splicing_thresholds(results: pd.DataFrame, source: str, paper_thresholds: Se
     return thr, rule, info
 
 
-def threshold_comparison(results: pd.DataFrame, metric: str, thresholds: Sequence[float],
-                         paper: Mapping[str, Sequence] | None = None, *, methods=None,
-                         paper_thresholds: Sequence[float] | None = None,
-                         digits: int = 4) -> pd.DataFrame:
-    """Acquisitions each method's mean curve needs to reach each threshold, beside the paper's.
-
-    Cells read ``"ours (paper)"`` (``"not reached"`` when the mean curve never gets there);
-    with ``paper_thresholds`` a first column gives the paper's threshold each row stands for.
-    Rows are indexed by our thresholds rounded to ``digits`` (more when needed to tell them
-    apart); columns are method labels.
-    """
-    _check_results(results, ["method", "n_acquired", metric])
-    methods = _methods(results, methods)
-    table = acquisitions_to_threshold(results, metric, thresholds, methods=methods)
-    paper_cols = None
-    if paper is not None:
-        paper_cols = {m: list(paper[m]) for m in methods if m in paper}
-    text = format_threshold_table(table, paper=paper_cols)
-    thr = np.asarray(thresholds, dtype=float)
-    while digits < 8 and len({f"{t:.{digits}f}" for t in thr}) < len(set(thr.tolist())):
-        digits += 1  # show as many digits as it takes to tell distinct thresholds apart
-    text.index = pd.Index([f"{t:.{digits}f}" for t in thr], name=f"{metric} threshold")
-    text.columns = [_label(m) + (" (paper)" if paper_cols and m in paper_cols else "") for m in methods]
-    if paper_thresholds is not None:
-        pt = list(paper_thresholds)
-        if len(pt) != len(text):
-            raise ValueError(f"paper_thresholds has {len(pt)} values for {len(text)} thresholds")
-        text.insert(0, "paper threshold", [str(v) for v in pt])
-    return text
-
-
-# ------------------------------------------------------------------------------------ Appendix C
-
-def format_p(p_value: float, log10_p: float | None = None) -> str:
-    """A p-value as text, e.g. ``"2.1e-278"``; from ``log10_p`` when ``p_value`` underflowed."""
-    if p_value is None or (isinstance(p_value, float) and math.isnan(p_value)):
-        return "-"
-    if p_value == 0 and log10_p is not None and np.isfinite(log10_p):
-        e = math.floor(log10_p)
-        return f"{10 ** (log10_p - e):.1f}e{e}"
-    if p_value >= 1e-3:
-        return f"{p_value:.3f}"
-    return f"{p_value:.1e}"
-
-
-def lrt_table(results: pd.DataFrame, metric: str, experiment: str, *, reference: str = "deimos",
-              baselines: Sequence[str] | None = None) -> pd.DataFrame:
-    """Appendix C's likelihood-ratio test of ``reference`` against each baseline.
-
-    Per baseline: :func:`~deimos_utils.stats.lmm_lrt` (random intercept per iteration, ML
-    fits). Columns: ``p`` (text), ``log10_p``, ``effect`` (baseline minus reference, metric
-    units, adjusted for the iteration), ``better``, ``converged``, ``fit_notes`` (number of
-    problems the fits reported; their text is in ``notes``), ``paper_p`` (the paper's value
-    for ``experiment``, ``"-"`` if it gives none). A test that cannot be run (e.g. a single
-    iteration) gets NaN and the reason in ``notes``; nothing is raised or printed.
-    """
-    _check_results(results, ["method", "iteration", metric])
-    present = list(dict.fromkeys(results["method"]))
-    if reference not in present:
-        raise ValueError(f"reference method {reference!r} not in results; methods present: {present}")
-    baselines = [m for m in present if m != reference] if baselines is None else list(baselines)
-    rows = []
-    for b in baselines:
-        row = {"comparison": f"{_label(reference)} vs {_label(b)}"}
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                r = lmm_lrt(results, reference, b, metric)
-            row.update(p=format_p(r.p_value, r.log10_p_value), log10_p=r.log10_p_value, effect=r.effect,
-                       better=_label(r.better) if r.better is not None else "-", converged=r.converged,
-                       fit_notes=len(r.warnings), notes="; ".join(r.warnings))
-        except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
-            row.update(p="-", log10_p=math.nan, effect=math.nan, better="-", converged=False,
-                       fit_notes=1, notes=f"{type(exc).__name__}: {exc}")
-        row["paper_p"] = PAPER_P_VALUES.get((experiment, b), "-")
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("comparison")
-
-
 # ------------------------------------------------------------------------------------ final metric
 
 def final_metric_table(results: pd.DataFrame, metric: str, *, methods=None) -> pd.DataFrame:
@@ -388,8 +222,8 @@ def final_metric_table(results: pd.DataFrame, metric: str, *, methods=None) -> p
     Columns: ``n_acquired`` (the last step), ``mean``, ``sd`` (ddof 1; NaN for one seed),
     ``n_seeds``; indexed by method.
     """
-    _check_results(results, ["method", "seed", "n_acquired", metric])
-    methods = _methods(results, methods)
+    _require(results, ["method", "seed", "n_acquired", metric], "final_metric_table")
+    methods = _methods_in(results, methods)
     rows = []
     for m in methods:
         g = results[results["method"] == m]
@@ -452,7 +286,7 @@ def timing_summary(results: pd.DataFrame) -> pd.DataFrame:
     """Seconds per (method, seed): ``iterations``, ``train``, ``eval``, ``acquire``, ``total``
     (sums of the timing columns; a resumed run counts only the rows it has)."""
     cols = ["train_seconds", "eval_seconds", "acquire_seconds"]
-    _check_results(results, ["method", "seed", "iteration", *cols])
+    _require(results, ["method", "seed", "iteration", *cols], "timing_summary")
     g = results.groupby(["method", "seed"], sort=False)
     out = pd.DataFrame({
         "iterations": g["iteration"].count(),
@@ -469,8 +303,8 @@ def plot_learning_panels(panels: Mapping[str, tuple], metric: str, source: str, 
     """One learning-curve panel (mean +-1 sd over seeds) per entry of ``panels``.
 
     ``panels`` maps a panel name (e.g. the experiment) to ``(results, config)``; each title
-    reads ``"<what> (b = <batch size>) - <data> - preset <run name>, <k> repeats"``.
-    Returns ``(fig, axes)`` with ``axes`` a list.
+    is :func:`~deimos_utils.report.figure_title` of ``source``, the panel's config (its batch
+    size) and the seeds in its results. Returns ``(fig, axes)`` with ``axes`` a list.
     """
     import matplotlib.pyplot as plt
 
@@ -483,7 +317,7 @@ def plot_learning_panels(panels: Mapping[str, tuple], metric: str, source: str, 
     for ax, (name, (res, cfg)) in zip(axes, panels.items()):
         n_seeds = int(res["seed"].nunique())
         plot_learning_curves(res, metric, ax=ax, methods=cfg.methods, n_initial=cfg.n_initial,
-                             title=figure_title(f"{what} (b = {cfg.batch_size})", cfg, source, n_seeds))
+                             title=figure_title(source, cfg, n_seeds, what))
         if ylabel:
             ax.set_ylabel(ylabel)
     fig.tight_layout()

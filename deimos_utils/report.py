@@ -1,8 +1,17 @@
-"""Tables shared by every experiment's notebook: Appendix C's LMM tests beside the paper's.
+"""Tables and titles shared by every experiment's notebook (03-07), beside the paper's numbers.
 
-:func:`lmm_comparison` tests DEIMOS against each other method of one experiment's results
-(:func:`deimos_utils.stats.lmm_lrt`) and formats the p-values (:func:`format_p_value`, finite
-even where a p-value underflows a float) next to the paper's (:data:`deimos_utils.paper.PAPER_P_VALUES`).
+- :func:`config_summary` (fields :data:`CONFIG_FIELDS`), :func:`describe_runs`: what ran.
+- :func:`is_simulated`, :func:`data_label`, :func:`figure_title`: figure titles that name the
+  data (``"SIMULATED library"`` for simulated data), the preset and the repeats.
+- :func:`threshold_comparison`: Tables 1 and 2, acquisitions needed to reach each threshold
+  (:func:`deimos_utils.stats.acquisitions_to_threshold`), ours beside the paper's.
+- :func:`lmm_comparison`: Appendix C, DEIMOS against each other method of one experiment's
+  results (:func:`deimos_utils.stats.lmm_lrt`), the p-values (:func:`format_p_value`, finite
+  even where a p-value underflows a float) next to the paper's
+  (:data:`deimos_utils.paper.PAPER_P_VALUES`).
+
+Everything reads the results tables of :mod:`deimos_utils.loop` (one row per run and
+iteration, columns :data:`~deimos_utils.store.COLUMNS`).
 """
 from __future__ import annotations
 
@@ -15,9 +24,35 @@ import pandas as pd
 
 from .paper import PAPER_P_VALUES
 from .plots import METHOD_LABELS
-from .stats import lmm_lrt
+from .stats import acquisitions_to_threshold, format_threshold_table, lmm_lrt
 
-__all__ = ["format_p_value", "lmm_comparison", "method_label"]
+__all__ = [
+    "CONFIG_FIELDS",
+    "method_label",
+    "config_summary",
+    "describe_runs",
+    "is_simulated",
+    "data_label",
+    "figure_title",
+    "threshold_comparison",
+    "format_p_value",
+    "lmm_comparison",
+]
+
+#: Configuration fields :func:`config_summary` shows by default, per task, in this order.
+CONFIG_FIELDS = {
+    "classification": (
+        "classes", "n_initial", "n_validation", "batch_size", "n_acquired", "n_candidates", "n_test",
+        "n_repeats", "n_masks", "train_steps", "train_epochs", "train_batch_size", "weight_decay_c",
+        "noise_fraction", "methods",
+    ),
+    "regression": (
+        "experiment", "preset", "tag", "dataset", "resolution", "methods", "n_repeats", "n_initial",
+        "n_acquired", "batch_size", "n_candidates", "n_validation", "test_fraction", "n_test",
+        "n_masks", "model", "conv_dropout", "dropout", "train_steps", "train_epochs",
+        "train_batch_size", "learning_rate", "weight_decay_c", "noise_fraction",
+    ),
+}
 
 
 def method_label(method: str) -> str:
@@ -48,6 +83,164 @@ def _methods_in(results: pd.DataFrame, methods) -> list:
     return methods
 
 
+def _others(results: pd.DataFrame, reference: str, others, where: str = "results") -> list:
+    """The methods to compare ``reference`` with: ``others`` checked against ``results``,
+    by default every other method in order of appearance. Raises when ``reference`` is not
+    in ``results`` (described as ``where`` in the message)."""
+    present = list(dict.fromkeys(results["method"]))
+    if reference not in present:
+        raise ValueError(f"reference method {reference!r} is not in {where}; methods present: {present}")
+    return [m for m in present if m != reference] if others is None else _methods_in(results, others)
+
+
+# ------------------------------------------------------------------------------------ what ran
+
+def _field_text(name: str, value) -> str:
+    """A config value as table text: tuples joined with ``", "``; None as ``"all"`` for
+    ``classes`` and ``"-"`` elsewhere; ``"-"`` for an empty value."""
+    if value is None:
+        return "all" if name == "classes" else "-"
+    text = ", ".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+    return text or "-"
+
+
+def config_summary(*configs, fields: Sequence[str] | None = None) -> pd.DataFrame:
+    """The configuration fields that decide what ran: one column per config, one row per field.
+
+    ``fields`` defaults to :data:`CONFIG_FIELDS` of the configs' task (their union, in order,
+    when the configs mix tasks). Columns are named ``"<experiment> (<run_name>)"``; values are
+    text (see :func:`_field_text`).
+    """
+    if not configs:
+        raise ValueError("config_summary needs at least one config")
+    if fields is None:
+        tasks = list(dict.fromkeys(c.task for c in configs))
+        unknown = [t for t in tasks if t not in CONFIG_FIELDS]
+        if unknown:
+            raise ValueError(f"no default fields for task(s) {unknown}; pass fields")
+        fields = list(dict.fromkeys(f for t in tasks for f in CONFIG_FIELDS[t]))
+    fields = list(fields)
+    if not fields:
+        raise ValueError("fields is empty: nothing to show")
+    cols = {}
+    for cfg in configs:
+        missing = [f for f in fields if not hasattr(cfg, f)]
+        if missing:
+            raise ValueError(f"config {cfg.experiment!r} has no field(s) {missing}")
+        name = f"{cfg.experiment} ({cfg.run_name})"
+        if name in cols:
+            raise ValueError(f"two configs are both {name!r}; give them distinct tags")
+        cols[name] = [_field_text(f, getattr(cfg, f)) for f in fields]
+    return pd.DataFrame(cols, index=pd.Index(fields, name="field"))
+
+
+def describe_runs(results: pd.DataFrame, by: str = "method") -> pd.DataFrame:
+    """One row per value of ``by`` (a method, or e.g. ``"sample_size"``; in order of
+    appearance): repeats, table rows per repeat, batch size and points acquired in the
+    longest repeat. Stable across machines (no metrics)."""
+    _require(results, (by, "seed", "iteration", "n_acquired", "batch_size"), "describe_runs")
+    rows = []
+    for m in dict.fromkeys(results[by]):
+        r = results[results[by] == m]
+        per_seed = r.groupby("seed")["iteration"].count()
+        rows.append({
+            by: m,
+            "repeats": int(r["seed"].nunique()),
+            "rows per repeat": int(per_seed.min()) if per_seed.min() == per_seed.max()
+            else f"{int(per_seed.min())}-{int(per_seed.max())}",
+            "batch size": int(r["batch_size"].iloc[0]),
+            "acquired": int(r["n_acquired"].max()),
+        })
+    return pd.DataFrame(rows).set_index(by)
+
+
+# ------------------------------------------------------------------------------------ titles
+
+def is_simulated(source: str) -> bool:
+    """Whether a data ``source`` string (``ALData.source``) marks simulated data."""
+    return "simulated" in str(source).lower()
+
+
+def data_label(source: str) -> str:
+    """The data as a title names them: ``"SIMULATED library"`` for simulated data, else
+    ``source`` itself (a data source or a label such as ``"MNIST 7 vs 9"``)."""
+    if is_simulated(source):
+        return "SIMULATED library"
+    return str(source) if source else "unknown source"
+
+
+def figure_title(dataset: str, config, n_seeds: int | None = None, what: str = "", *,
+                 batch_size: bool = True) -> str:
+    """``"<what>: <data>, batch size b\\n<preset> preset (<tag>), k repeat(s)"`` (two lines).
+
+    ``dataset``: a label (``"MNIST 7 vs 9"``) or a data source (``ALData.source``), shown
+    through :func:`data_label`; ``n_seeds``: the repeats plotted (default
+    ``config.n_repeats``); ``batch_size=False`` leaves the batch size out (for a figure of
+    several batch sizes). ``"<what>: "`` and ``" (<tag>)"`` only when not empty.
+    """
+    n = int(config.n_repeats if n_seeds is None else n_seeds)
+    head = f"{what}: " if what else ""
+    size = f", batch size {config.batch_size}" if batch_size else ""
+    tag = f" ({config.tag})" if config.tag else ""
+    return (f"{head}{data_label(dataset)}{size}\n"
+            f"{config.preset} preset{tag}, {n} repeat{'s' * (n != 1)}")
+
+
+# ------------------------------------------------------------------------------------ Tables 1, 2
+
+def _threshold_labels(thresholds: list, digits: int) -> list:
+    """Thresholds as text with ``digits`` significant digits, more where needed to tell
+    distinct thresholds apart."""
+    distinct = len(set(thresholds))
+    while digits < 12 and len({f"{t:.{digits}g}" for t in thresholds}) < distinct:
+        digits += 1
+    return [f"{t:.{digits}g}" for t in thresholds]
+
+
+def threshold_comparison(results: pd.DataFrame, metric: str, thresholds: Sequence[float] | None = None,
+                         paper: Mapping | None = None, *, methods=None, digits: int = 4) -> pd.DataFrame:
+    """Tables 1 and 2: acquisitions each method's mean curve needs to reach each threshold.
+
+    ``paper``: a mapping like :data:`~deimos_utils.paper.TABLE2_MNIST_7V9_ACCURACY` (key
+    ``"thresholds"`` plus one list per method, in the order of the thresholds);
+    ``thresholds``: ours, default the paper's (pass others when the paper's do not fit this
+    run's scale, e.g. :func:`deimos_utils.regression_figures.splicing_thresholds`).
+
+    Cells read ``"ours (paper)"`` (ours alone for a method the paper does not list),
+    ``"not reached"`` where our mean curve never gets there. Columns: the methods' display
+    names (the column index is named ``"ours (paper)"`` when any paper numbers are shown).
+    Rows: our thresholds as text (``digits`` significant digits, more where needed to tell
+    them apart), with the paper's threshold in brackets where ours differ from it.
+    ``table.attrs`` holds the raw numbers: ``"thresholds"`` (ours, floats) and
+    ``"acquisitions"`` (``{method: [int or None per threshold]}``, for
+    :func:`~deimos_utils.plots.save_numbers`).
+    """
+    _require(results, ("method", "n_acquired", metric), "threshold_comparison")
+    methods = _methods_in(results, methods)
+    theirs = dict(paper) if paper is not None else {}
+    paper_thresholds = theirs.pop("thresholds", None)
+    if thresholds is None:
+        if paper_thresholds is None:
+            raise ValueError("threshold_comparison needs thresholds, or a paper mapping holding 'thresholds'")
+        thresholds = paper_thresholds
+    thr = [float(t) for t in thresholds]
+    if paper_thresholds is not None and len(paper_thresholds) != len(thr):
+        raise ValueError(f"paper['thresholds'] has {len(paper_thresholds)} values for {len(thr)} thresholds")
+    raw = acquisitions_to_threshold(results, metric, thr, methods=methods)
+    theirs = {m: v for m, v in theirs.items() if m in methods}
+    text = format_threshold_table(raw, paper=theirs)
+    labels = _threshold_labels(thr, digits)
+    if paper_thresholds is not None and [float(p) for p in paper_thresholds] != thr:
+        labels = [f"{ours} ({float(p):g})" for ours, p in zip(labels, paper_thresholds)]
+    text.index = pd.Index(labels, name=f"{metric.replace('_', ' ')} threshold")
+    text.columns = pd.Index([method_label(m) for m in raw.columns], name="ours (paper)" if theirs else None)
+    text.attrs["thresholds"] = thr
+    text.attrs["acquisitions"] = {m: [None if pd.isna(v) else int(v) for v in raw[m]] for m in raw.columns}
+    return text
+
+
+# ------------------------------------------------------------------------------------ Appendix C
+
 def format_p_value(log10_p: float) -> str:
     """A p-value from its log10: ``"0.042"`` from 1e-3 up, ``"2.3e-21"`` below (finite even
     where the p-value underflows a float)."""
@@ -63,15 +256,24 @@ def format_p_value(log10_p: float) -> str:
 
 
 def _lrt_row(rows: pd.DataFrame, a, b, metric, higher_is_better):
-    """``(LRTResult or None, notes)``: the test on ``rows``, warnings and errors as notes."""
+    """``(LRTResult or None, notes)``: the test on ``rows``, warnings and errors as notes
+    (a test that cannot be run, or whose fits all fail, is noted, not raised)."""
     with warnings.catch_warnings():
         # lmm_lrt lists its fit problems in LRTResult.warnings as well as warning about them
         warnings.simplefilter("ignore")
         try:
             res = lmm_lrt(rows, a, b, metric, higher_is_better=higher_is_better)
-        except ValueError as err:
+        except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
             return None, [f"not tested: {err}"]
     return res, list(res.warnings)
+
+
+def _p_cells(res) -> dict:
+    """The ``p-value`` (text) and ``log10 p`` cells of a test's row; ``"n/a"`` and NaN
+    without a test."""
+    if res is None:
+        return {"p-value": "n/a", "log10 p": float("nan")}
+    return {"p-value": format_p_value(res.log10_p_value), "log10 p": round(res.log10_p_value, 2)}
 
 
 def _note(notes: list) -> str:
@@ -108,10 +310,7 @@ def lmm_comparison(results: pd.DataFrame, others=None, *, reference: str = "deim
     _require(results, ("method", "iteration", metric), "lmm_comparison")
     experiment = _single_experiment(results)
     rows = results[np.isfinite(pd.to_numeric(results[metric], errors="coerce"))]
-    present = list(dict.fromkeys(results["method"]))
-    if reference not in present:
-        raise ValueError(f"reference method {reference!r} is not in results; methods present: {present}")
-    others = [m for m in present if m != reference] if others is None else _methods_in(results, others)
+    others = _others(results, reference, others)
     out, all_notes = [], {}
     for m in others:
         res, notes = _lrt_row(rows, reference, m, metric, higher_is_better)
@@ -120,8 +319,7 @@ def lmm_comparison(results: pd.DataFrame, others=None, *, reference: str = "deim
             theirs = paper.get((experiment, m), "-")
         out.append({
             "method": method_label(m),
-            "p-value": "n/a" if res is None else format_p_value(res.log10_p_value),
-            "log10 p": float("nan") if res is None else round(res.log10_p_value, 2),
+            **_p_cells(res),
             f"{method_label(reference)} - method": float("nan") if res is None else -res.effect,
             "better": "-" if res is None or res.better is None else method_label(res.better),
             "p-value (paper)": theirs,

@@ -1,4 +1,7 @@
-"""Tests for deimos_utils.mnist_figures on hand-made results tables (quick and cpu sizes)."""
+"""Tests for deimos_utils.mnist_figures on hand-made results tables (quick and cpu sizes).
+
+The shared tables the MNIST notebooks also call (what ran, Table 2, the LMM tests) are tested
+in test_report.py; here only their use at the cpu preset's size."""
 from __future__ import annotations
 
 import math
@@ -12,6 +15,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from deimos_utils import mnist_figures as mf  # noqa: E402
+from deimos_utils import report  # noqa: E402
 from deimos_utils.config import ALData, get_config  # noqa: E402
 from deimos_utils.paper import TABLE2_MNIST_7V9_ACCURACY  # noqa: E402
 from deimos_utils.stats import lmm_lrt  # noqa: E402
@@ -43,125 +47,6 @@ def fake_results(methods=("deimos", "random"), seeds=(0, 1), n_iter=4, batch_siz
                            if diversity and it < n_iter and batch_size > 1 else np.nan)
                 rows.append(row)
     return pd.DataFrame(rows, columns=list(COLUMNS))
-
-
-# ------------------------------------------------------------------------------------ what ran
-
-def test_config_summary_and_describe_runs():
-    c1, c25 = get_config("mnist_7v9_b1", "quick"), get_config("mnist_0to9_b25", "cpu")
-    table = mf.config_summary(c1, c25)
-    assert list(table.columns) == ["mnist_7v9_b1 (quick)", "mnist_0to9_b25 (cpu)"]
-    assert list(table.index) == list(mf.CONFIG_FIELDS)
-    assert table.at["batch_size", "mnist_0to9_b25 (cpu)"] == str(c25.batch_size)
-    assert table.at["classes", "mnist_7v9_b1 (quick)"] == "7, 9"
-    assert table.at["classes", "mnist_0to9_b25 (cpu)"] == "all"
-    assert table.at["methods", "mnist_7v9_b1 (quick)"] == ", ".join(c1.methods)
-    with pytest.raises(ValueError, match="at least one"):
-        mf.config_summary()
-
-    res = fake_results(methods=("deimos", "kcenter"), seeds=(0, 1, 2), n_iter=3, batch_size=5)
-    res = res[~((res["method"] == "kcenter") & (res["seed"] == 2) & (res["iteration"] == 3))]
-    d = mf.describe_runs(res)
-    assert list(d.index) == ["deimos", "kcenter"]
-    assert d.loc["deimos"].tolist() == [3, 4, 5, 15]
-    assert d.loc["kcenter", "rows per repeat"] == "3-4"
-    with pytest.raises(ValueError, match="lacks the column"):
-        mf.describe_runs(res.drop(columns="batch_size"))
-    sizes = fake_sizes(sizes=(20, 50), n_iter=2, batch_size=5, seeds=(0, 1))
-    assert mf.describe_runs(sizes, by="sample_size").to_dict(orient="index") == {
-        20: {"repeats": 2, "rows per repeat": 3, "batch size": 5, "acquired": 10},
-        50: {"repeats": 2, "rows per repeat": 3, "batch size": 5, "acquired": 10}}
-
-
-def test_figure_title_names_dataset_preset_and_repeats():
-    cfg = get_config("mnist_7v9_b25", "quick", tag="samp20")
-    res = fake_results(seeds=(0, 1, 2))
-    title = mf.figure_title("MNIST 7 vs 9", cfg, res, "test accuracy")
-    assert title == "test accuracy: MNIST 7 vs 9, batch size 5\nquick preset (samp20), 3 repeats"
-    assert mf.figure_title("MNIST", cfg.replace(tag="", n_repeats=1)).endswith("quick preset, 1 repeat")
-
-
-# ------------------------------------------------------------------------------------ tables
-
-def reference_first_crossing(res, method, threshold):
-    """The smallest n_acquired whose mean over seeds is >= threshold, by a plain loop."""
-    rows = res[res["method"] == method]
-    for n in sorted(rows["n_acquired"].unique()):
-        if rows.loc[rows["n_acquired"] == n, "test_accuracy"].mean() >= threshold:
-            return int(n)
-    return None
-
-
-def test_threshold_comparison_against_a_literal_loop():
-    methods = ("deimos", "bald", "max_entropy", "random", "kcenter")
-    res = fake_results(methods=methods, seeds=(0, 1, 2), n_iter=60, batch_size=1,
-                       experiment="mnist_7v9_b1", shift={"random": -0.03, "deimos": 0.01}, seed=3)
-    paper = TABLE2_MNIST_7V9_ACCURACY
-    table = mf.threshold_comparison(res, paper)
-    assert list(table.columns) == ["DEIMOS", "BALD", "Max. entropy", "Random", "Robust k-center"]
-    assert table.index.name == "test accuracy"
-    for m in methods:
-        for k, t in enumerate(paper["thresholds"]):
-            ours = reference_first_crossing(res, m, t)
-            want = f"{'not reached' if ours is None else ours} ({paper[m][k]})"
-            assert table.loc[t, mf.method_label(m)] == want
-            assert table.attrs["acquisitions"][m][k] == ours
-    # at least one threshold is reached and at least one is not: both branches are exercised
-    cells = table.to_numpy().ravel().tolist()
-    assert any(c.startswith("not reached") for c in cells) and not all(c.startswith("not") for c in cells)
-    with pytest.raises(ValueError, match="thresholds"):
-        mf.threshold_comparison(res, {"deimos": [1]})
-
-
-@pytest.mark.parametrize("log10_p, text", [
-    (math.log10(0.5), "0.500"), (math.log10(0.0042), "0.004"), (math.log10(2.3e-21), "2.3e-21"),
-    (-400 + math.log10(5.2), "5.2e-400"), (math.log10(9.97e-5), "1.0e-4"), (float("nan"), "n/a"),
-])
-def test_format_p_value(log10_p, text):
-    assert mf.format_p_value(log10_p) == text
-
-
-def test_lmm_comparison_matches_lmm_lrt_and_the_paper():
-    res = fake_results(methods=("deimos", "bald", "random"), seeds=(0, 1, 2), n_iter=20,
-                       batch_size=1, experiment="mnist_7v9_b1", shift={"deimos": 0.02}, seed=1)
-    table = mf.lmm_comparison(res)
-    assert list(table.index) == ["BALD", "Random"]
-    for m in ("bald", "random"):
-        ref = lmm_lrt(res, "deimos", m, "test_accuracy")
-        row = table.loc[mf.method_label(m)]
-        assert row["p-value"] == mf.format_p_value(ref.log10_p_value)
-        assert row["DEIMOS - method"] == pytest.approx(-ref.effect)
-        assert row["DEIMOS - method"] > 0 and row["better"] == "DEIMOS"
-    assert table.loc["BALD", "p-value (paper)"] == "2.3e-21"
-    assert table.loc["Random", "p-value (paper)"] == "5.2e-133"
-    # an experiment the paper reports nothing for, and the order of `others`
-    other = mf.lmm_comparison(res.assign(experiment="mnist_7v9_b25"), ["random", "bald"])
-    assert list(other.index) == ["Random", "BALD"]
-    assert other.loc["BALD", "p-value (paper)"] == "-"
-    assert other.loc["Random", "p-value (paper)"] == "4.4e-11"
-
-
-def test_lmm_comparison_drops_nan_rows_and_reports_untestable_pairs():
-    res = fake_results(methods=("deimos", "random", "kcenter"), n_iter=5)
-    res.loc[res["method"] == "kcenter", "test_accuracy"] = 0.5
-    res.loc[res["method"] == "deimos", "test_accuracy"] = 0.5  # constant over deimos + kcenter
-    res.loc[(res["method"] == "random") & (res["iteration"] == 5), "test_accuracy"] = np.nan
-    table = mf.lmm_comparison(res)
-    assert table.loc["Robust k-center", "p-value"] == "n/a"
-    assert table.loc["Robust k-center", "fit notes"].startswith("not tested: ")
-    assert "constant" in table.attrs["notes"]["kcenter"][0]
-    assert table.loc["Random", "p-value"] != "n/a"
-    # diversity: NaN in the last rows, direction given explicitly
-    div = mf.lmm_comparison(fake_results(n_iter=5, seeds=(0, 1, 2)), metric="diversity",
-                            higher_is_better=True)
-    assert div.loc["Random", "better"] == "Random"  # random's fake diversity is larger
-    with pytest.raises(ValueError, match="reference method"):
-        mf.lmm_comparison(res, reference="bald")
-    with pytest.raises(ValueError, match="not in results"):
-        mf.lmm_comparison(res, ["bald"])
-    two = pd.concat([res, res.assign(experiment="other")])
-    with pytest.raises(ValueError, match="several experiments"):
-        mf.lmm_comparison(two)
 
 
 # ------------------------------------------------------------------------------------ queries
@@ -251,7 +136,7 @@ def test_diversity_wins_against_a_literal_loop():
             wins.append(a > b)
             ref_means.append(a)
             other_means.append(b)
-        row = table.loc[mf.method_label(m)]
+        row = table.loc[report.method_label(m)]
         assert row["iterations"] == 6
         assert row["DEIMOS higher"] == pytest.approx(np.mean(wins))
         assert row["mean DEIMOS"] == pytest.approx(np.mean(ref_means))
@@ -268,14 +153,16 @@ def test_plots_title_lines_and_axes():
     mf.plot_accuracy_curves(res, cfg, "MNIST 7 vs 9", ax=a1)
     assert [t.get_text() for t in a1.get_legend().get_texts()] == [
         "DEIMOS (3 seeds)", "BatchBALD (3 seeds)", "Random (3 seeds)"]
-    assert "MNIST 7 vs 9" in a1.get_title() and "quick preset, 3 repeats" in a1.get_title()
+    # the repeats are counted in the results (3), not taken from the config (1)
+    assert a1.get_title() == "test accuracy: MNIST 7 vs 9, batch size 5\nquick preset, 3 repeats"
     assert a1.get_ylabel() == "Test accuracy" and "10 initial" in a1.get_xlabel()
     mf.plot_batch_diversity(res, cfg, "MNIST 7 vs 9", ax=a2)
     xs = a2.get_lines()[0].get_xdata()
     assert list(xs) == [1, 2, 3, 4]  # batches 1..4; the last row has none
     means = res[res["method"] == "deimos"].groupby("iteration")["diversity"].mean().dropna()
     np.testing.assert_allclose(a2.get_lines()[0].get_ydata(), means.to_numpy())
-    assert "batch of 5" in a2.get_xlabel() and "batch diversity" in a2.get_title()
+    assert "batch of 5" in a2.get_xlabel()
+    assert a2.get_title() == "batch diversity: MNIST 7 vs 9, batch size 5\nquick preset, 3 repeats"
     plt.close(fig)
     with pytest.raises(ValueError, match="not in results"):
         mf.plot_accuracy_curves(res, cfg, "x", methods=["kcenter"])
@@ -318,7 +205,7 @@ def test_sample_size_plot_and_tests():
     a = res[res["sample_size"].isin([20, 100])].assign(
         method=lambda d: np.where(d["sample_size"] == 20, "a", "b")).drop(columns="experiment")
     ref = lmm_lrt(a, "a", "b", "test_accuracy")
-    assert tests.loc["20 vs 100", "p-value"] == mf.format_p_value(ref.log10_p_value)
+    assert tests.loc["20 vs 100", "p-value"] == report.format_p_value(ref.log10_p_value)
     assert tests.loc["20 vs 100", "larger - smaller"] == pytest.approx(ref.effect)
     with pytest.raises(ValueError, match="two or more"):
         mf.sample_size_tests(fake_sizes(sizes=(20,)))
@@ -334,10 +221,10 @@ def test_helpers_on_cpu_size_tables():
                       experiment="mnist_7v9_b1", preset="cpu", shift={"random": -0.02}, seed=7)
     r25 = fake_results(methods=c25.methods, seeds=(0,), n_iter=c25.n_iterations, batch_size=25,
                        experiment="mnist_7v9_b25", preset="cpu", seed=8)
-    assert mf.describe_runs(r1)["rows per repeat"].tolist() == [201] * 5
-    table = mf.threshold_comparison(r1, TABLE2_MNIST_7V9_ACCURACY, methods=c1.methods)
+    assert report.describe_runs(r1)["rows per repeat"].tolist() == [201] * 5
+    table = report.threshold_comparison(r1, "test_accuracy", paper=TABLE2_MNIST_7V9_ACCURACY, methods=c1.methods)
     assert table.shape == (4, 5)
-    lmm = mf.lmm_comparison(r1)
+    lmm = report.lmm_comparison(r1)
     assert lmm.shape[0] == 4 and (lmm["p-value"] != "n/a").all()
     q = mf.first_last_queries(r25)
     assert q["query"].tolist() == [1, 2, 3, 999, 1000]

@@ -1,4 +1,7 @@
-"""Tests of deimos_utils.regression_figures: every table against a literal computation."""
+"""Tests of deimos_utils.regression_figures: every table against a literal computation.
+
+The shared tables notebooks 03 and 04 also call (what ran, titles, Table 1, the LMM tests) are
+tested in test_report.py."""
 from __future__ import annotations
 
 import math
@@ -14,8 +17,7 @@ import pytest  # noqa: E402
 from deimos_utils import regression_figures as rf  # noqa: E402
 from deimos_utils.config import ALData, ExperimentConfig, get_config  # noqa: E402
 from deimos_utils.loop import initial_split  # noqa: E402
-from deimos_utils.paper import PAPER_P_VALUES, TABLE1_SPLICING_MSE  # noqa: E402
-from deimos_utils.stats import lmm_lrt  # noqa: E402
+from deimos_utils.paper import TABLE1_SPLICING_MSE  # noqa: E402
 
 METHODS = ("deimos", "max_variance", "random")
 
@@ -57,33 +59,6 @@ def test_run_overrides():
     # the overrides are accepted by get_config and land in the run name
     cfg = get_config("utkface_b100", "cpu", **rf.run_overrides(n_acquired=200))
     assert cfg.n_acquired == 200 and cfg.run_name == "cpu-n_acquired200"
-
-
-def test_config_summary():
-    a = get_config("utkface_b100", "quick")
-    b = get_config("utkface_b200", "quick", tag="v")
-    table = rf.config_summary(a, b)
-    assert list(table.columns) == ["utkface_b100", "utkface_b200"]
-    assert list(table.index) == list(rf.CONFIG_FIELDS)
-    for cfg in (a, b):
-        col = table[cfg.experiment]
-        assert col["batch_size"] == str(cfg.batch_size)
-        assert col["methods"] == ", ".join(cfg.methods)
-        assert col["n_acquired"] == str(cfg.n_acquired)
-    assert table.at["tag", "utkface_b100"] == "-" and table.at["tag", "utkface_b200"] == "v"
-    with pytest.raises(ValueError):
-        rf.config_summary()
-
-
-def test_data_labels_and_title():
-    assert rf.is_simulated("simulated") and not rf.is_simulated("A5SS (Rosenberg et al. 2015)")
-    assert rf.data_label("simulated") == "SIMULATED library"
-    assert rf.data_label("UTKFace (Aligned & Cropped)") == "UTKFace (Aligned & Cropped)"
-    cfg = get_config("splicing", "cpu", tag="t")
-    title = rf.figure_title("MSE", cfg, "simulated")
-    assert title.startswith("MSE\n") and "SIMULATED library" in title
-    assert "preset cpu-t" in title and "1 repeat" in title and "repeats" not in title
-    assert "3 repeats" in rf.figure_title("MSE", cfg, "simulated", n_seeds=3)
 
 
 # ------------------------------------------------------------------------------------ Appendix E
@@ -186,61 +161,6 @@ def test_splicing_thresholds_real_vs_simulated():
     assert "SIMULATED" in rule and f"{info['initial']:.4f}" in rule
 
 
-def literal_first_crossing(res, method, metric, t):
-    steps = sorted(set(res.loc[res.method == method, "n_acquired"]))
-    for n in steps:
-        if res.loc[(res.method == method) & (res.n_acquired == n), metric].mean() <= t:
-            return str(n)
-    return "not reached"
-
-
-def test_threshold_comparison_matches_literal():
-    res = fake_results(6, offsets={"deimos": -0.005, "max_variance": 0.01, "random": 0.0})
-    thr = [0.12, 0.09, 0.07, 0.0]
-    paper = TABLE1_SPLICING_MSE
-    table = rf.threshold_comparison(res, "test_mse", thr, paper, methods=METHODS,
-                                    paper_thresholds=paper["thresholds"])
-    assert list(table.columns) == ["paper threshold", "DEIMOS (paper)", "Max. variance (paper)", "Random (paper)"]
-    assert list(table["paper threshold"]) == [str(v) for v in paper["thresholds"]]
-    for k, t in enumerate(thr):
-        for m, col in zip(METHODS, table.columns[1:]):
-            assert table.iloc[k][col] == f"{literal_first_crossing(res, m, 'test_mse', t)} ({paper[m][k]})"
-    assert table.iloc[-1]["DEIMOS (paper)"].startswith("not reached")
-    # without the paper: bare numbers; close thresholds get enough digits to differ
-    plain = rf.threshold_comparison(res, "test_mse", [0.1, 0.10001], methods=["random"])
-    assert list(plain.columns) == ["Random"] and len(set(plain.index)) == 2
-    with pytest.raises(ValueError, match="paper_thresholds"):
-        rf.threshold_comparison(res, "test_mse", thr, paper_thresholds=[0.1])
-
-
-# ------------------------------------------------------------------------------------ Appendix C
-
-def test_format_p():
-    assert rf.format_p(0.25) == "0.250"
-    assert rf.format_p(6.9e-34) == "6.9e-34"
-    assert rf.format_p(0.0, math.log10(2.1) - 400) == "2.1e-400"
-    assert rf.format_p(float("nan")) == "-"
-
-
-def test_lrt_table_matches_lmm_lrt_and_paper():
-    res = fake_results(7, offsets={"deimos": -0.01, "max_variance": 0.0, "random": 0.0}, noise_sd=0.003)
-    table = rf.lrt_table(res, "test_mse", "splicing")
-    assert list(table.index) == ["DEIMOS vs Max. variance", "DEIMOS vs Random"]
-    for b, (_, row) in zip(("max_variance", "random"), table.iterrows()):
-        direct = lmm_lrt(res, "deimos", b, "test_mse")
-        assert row["log10_p"] == pytest.approx(direct.log10_p_value)
-        assert row["effect"] == pytest.approx(direct.effect)
-        assert row["effect"] > 0 and row["better"] == "DEIMOS" and row["log10_p"] < -3
-        assert row["paper_p"] == PAPER_P_VALUES[("splicing", b)]
-    other = rf.lrt_table(res, "test_mse", "no_such_experiment", baselines=["random"])
-    assert list(other["paper_p"]) == ["-"]
-    # a single iteration: no test possible, reported instead of raised
-    one = rf.lrt_table(res[res.iteration == 1], "test_mse", "splicing")
-    assert one["log10_p"].isna().all() and one["notes"].str.contains("ValueError").all()
-    with pytest.raises(ValueError, match="reference"):
-        rf.lrt_table(res[res.method != "deimos"], "test_mse", "splicing")
-
-
 # ------------------------------------------------------------------------------------ final, timing, figures
 
 def test_final_metric_table_matches_literal():
@@ -279,7 +199,9 @@ def test_figures():
     assert len(axes) == 2
     assert [line.get_label() for line in axes[0].get_lines()] == [
         "DEIMOS (3 seeds)", "Max. variance (3 seeds)", "Random (3 seeds)"]
-    assert f"(b = {cfg_b.batch_size})" in axes[1].get_title() and axes[0].get_ylabel() == "years"
+    assert axes[1].get_title() == "RMSE: UTKFace, batch size 10\nquick preset, 3 repeats"
+    assert axes[0].get_title() == "RMSE: UTKFace, batch size 5\nquick preset, 3 repeats"
+    assert axes[0].get_ylabel() == "years"
     plt.close(fig)
     tables = {"b = 100": rf.final_metric_table(res, "test_rmse"),
               "b = 200": rf.final_metric_table(res[res.method != "random"], "test_rmse")}
