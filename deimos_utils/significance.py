@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import EXPERIMENTS, get_config
+from .config import EXPERIMENTS
 from .store import load_results
 
 #: which notebook runs each experiment
@@ -73,10 +73,6 @@ def significance_table(found: dict, reference: str = "deimos") -> pd.DataFrame:
     if not tables:
         return pd.DataFrame()
     return pd.concat(tables, ignore_index=True)
-
-
-def expected_methods(experiment: str, preset: str) -> list[str]:
-    return list(get_config(experiment, preset=preset).methods)
 
 
 def plot_significance(table: pd.DataFrame):

@@ -155,8 +155,7 @@ def optimal_batch_bruteforce(V, batch_size, *, n_classes=1, smoothing=0.0, candi
         cols = (chunk[:, :, None] * C + offsets).reshape(len(chunk), -1)  # (M, b*C)
         H = V[cols[:, :, None], cols[:, None, :]] + eye
         KB = K[cols[:, :, None], cols[:, None, :]]
-        gains = np.trace(np.linalg.lstsq(H[0], KB[0], rcond=None)[0])[None] if len(chunk) == 1 \
-            else _batched_trace_solve(H, KB)
+        gains = _batched_trace_solve(H, KB)
         i = int(np.argmax(gains))
         if best is None or gains[i] > best_gain + 1e-12 * abs(best_gain):
             best, best_gain = chunk[i], float(gains[i])

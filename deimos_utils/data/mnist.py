@@ -13,7 +13,6 @@ Decoded arrays are kept in memory for the rest of the process.
 from __future__ import annotations
 
 import gzip
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 from ..config import ALData
-from .paths import MissingDataError, missing_files_message, resolve_data_dir
+from .paths import MissingDataError, file_digest, missing_files_message, resolve_data_dir
 
 __all__ = ["MNIST_FILES", "MNIST_MD5", "load_mnist", "mnist_raw_dir", "read_idx"]
 
@@ -61,12 +60,6 @@ def read_idx(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=start).reshape(dims)
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @lru_cache(maxsize=4)
@@ -80,7 +73,7 @@ def _decode_gz(raw_dir: str, stamp: tuple) -> dict[str, np.ndarray]:
 
 @lru_cache(maxsize=4)
 def _gz_valid(raw_dir: str, stamp: tuple) -> bool:
-    return all(_md5(Path(raw_dir) / name) == md5 for name, md5 in MNIST_MD5.items())
+    return all(file_digest(Path(raw_dir) / name, "md5") == md5 for name, md5 in MNIST_MD5.items())
 
 
 def _stamp(raw_dir: Path) -> tuple:

@@ -7,6 +7,7 @@ expected where and how to get them.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -35,3 +36,12 @@ def missing_files_message(dataset: str, root: Path, expected: list[str], how: st
         f"{dataset} data not found under {root}.\nExpected:\n{listing}\n{how}\n"
         f"Point the loader elsewhere with data_dir=... or the {ENV_VAR} environment variable."
     )
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes (``"md5"``, ``"sha256"``, ...), read in 1 MiB blocks."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

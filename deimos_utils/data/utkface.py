@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .paths import MissingDataError, missing_files_message, resolve_data_dir
+from .paths import MissingDataError, file_digest, missing_files_message, resolve_data_dir
 
 __all__ = [
     "UTKFACE_URL",
@@ -236,12 +236,6 @@ def _find_source(root: Path) -> _Source:
     raise MissingDataError(_missing_message(root))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fingerprint(source: _Source, previous: dict | None = None) -> dict:
@@ -265,7 +259,7 @@ def _fingerprint(source: _Source, previous: dict | None = None) -> dict:
         if prev and prev.get("size") == st.st_size and prev.get("mtime_ns") == st.st_mtime_ns:
             digest = prev["sha256"]
         else:
-            digest = _sha256(p)
+            digest = file_digest(p)
         files.append({"name": p.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest})
     return {"kind": "shards", "files": files}
 
