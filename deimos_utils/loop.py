@@ -41,7 +41,7 @@ from .models import build_model
 from .runtime import default_device, derive_seed, make_rng, progress_bar
 from .stats import batch_diversity
 from .store import load_results, results_path
-from .training import evaluate, train_model
+from .training import evaluate, evaluate_mc, train_model
 
 __all__ = [
     "ALData",
@@ -73,7 +73,7 @@ def load_data(config: ExperimentConfig, data_dir=None) -> ALData:
     if config.dataset == "mnist":
         from .data.mnist import load_mnist
 
-        return load_mnist(data_dir, classes=config.classes)
+        return _scaled(load_mnist(data_dir, classes=config.classes), config.input_scale)
     if config.dataset == "splicing":
         from .data.splicing import load_splicing
 
@@ -94,8 +94,16 @@ def load_data(config: ExperimentConfig, data_dir=None) -> ALData:
     ids = getattr(raw, "ids", None)
     ids = None if ids is None else np.asarray(ids)
     xp, yp, xt, yt, pid, tid = split_test(raw.x, raw.y, config.test_fraction, config.data_seed, ids)
-    return ALData(xp, yp, xt, yt, task="regression", n_classes=None, name=name,
-                  pool_ids=pid, test_ids=tid, source=source)
+    return _scaled(ALData(xp, yp, xt, yt, task="regression", n_classes=None, name=name,
+                          pool_ids=pid, test_ids=tid, source=source), config.input_scale)
+
+
+def _scaled(data: ALData, scale: float) -> ALData:
+    """``data`` with its inputs multiplied by ``scale`` (``input_scale``; 1 leaves them as they are)."""
+    if scale != 1.0:
+        data.x_pool = data.x_pool * float(scale)
+        data.x_test = data.x_test * float(scale)
+    return data
 
 
 def _test_subset(config: ExperimentConfig, data: ALData) -> np.ndarray:
@@ -165,15 +173,22 @@ def check_run(config: ExperimentConfig, data: ALData, method: str) -> None:
 
 # ------------------------------------------------------------------------------------ sets
 
-def initial_split(config: ExperimentConfig, data: ALData, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def initial_split(config: ExperimentConfig, data: ALData, seed: int, *,
+                  data_dir=None) -> tuple[np.ndarray, np.ndarray]:
     """``(initial, validation)`` pool positions of run ``seed`` (the same for every method).
 
     Validation: ``n_validation`` random pool points. Initial set: ``n_initial`` points from
     the rest, class-balanced for classification when ``balanced_initial`` (``n_initial / C``
     per class; a remainder goes to random classes). Both sorted.
+
+    ``initial_set="authors"``: the initial set is the authors' set of seed 0..2
+    (:func:`~deimos_utils.authors.authors_initial_ids`, read from ``data_dir``), and the
+    validation set is drawn from the other pool points.
     """
     rng = make_rng(seed, "init")
     P = data.n_pool
+    if config.initial_set == "authors":
+        return _authors_split(config, data, seed, rng, data_dir)
     val = np.sort(rng.choice(P, config.n_validation, replace=False))
     rest = np.setdiff1d(np.arange(P), val)
     if config.task == "classification" and config.balanced_initial:
@@ -189,6 +204,25 @@ def initial_split(config: ExperimentConfig, data: ALData, seed: int) -> tuple[np
         init = np.concatenate(parts)
     else:
         init = rng.choice(rest, config.n_initial, replace=False)
+    return np.sort(init).astype(np.int64), val.astype(np.int64)
+
+
+def _authors_split(config, data, seed, rng, data_dir) -> tuple[np.ndarray, np.ndarray]:
+    from .authors import authors_initial_ids
+
+    ids = authors_initial_ids(config.experiment, seed, data_dir)
+    if len(ids) != config.n_initial:
+        _fail("n_initial", config, f"the authors' initial sets hold {len(ids)} points, not {config.n_initial}")
+    k = np.searchsorted(np.sort(data.pool_ids), ids)
+    order = np.argsort(data.pool_ids)
+    k = np.minimum(k, len(order) - 1)
+    found = data.pool_ids[order[k]] == ids
+    if not np.all(found):
+        _fail("initial_set", config, f"the authors' initial set of seed {seed} holds ids "
+                                     f"{ids[~found][:5].tolist()} that are not in this dataset's pool")
+    init = order[k]
+    rest = np.setdiff1d(np.arange(data.n_pool), init)
+    val = np.sort(rng.choice(rest, config.n_validation, replace=False))
     return np.sort(init).astype(np.int64), val.astype(np.int64)
 
 
@@ -286,6 +320,28 @@ def _check_sidecar(path: Path, expected: dict) -> None:
         )
 
 
+def _noise(config: ExperimentConfig, preds_val: torch.Tensor, y_std: float) -> float:
+    """tau^-1 / tau_s^-1 of the run, in the units the model predicts (Appendix E, or fixed).
+
+    A fixed ``config.noise`` is in the target's units squared: divided by ``y_std ** 2``
+    when the targets are standardised. Otherwise ``noise_fraction`` x the initial model's
+    mean dropout variance on the validation set.
+    """
+    if config.noise is not None:
+        return float(config.noise) / (float(y_std) ** 2 if config.task == "regression" else 1.0)
+    return noise_from_validation(preds_val.numpy(), config.task, config.noise_fraction)
+
+
+def _test_metrics(model, x_test, y_test, config: ExperimentConfig, seed: int, it: int,
+                  y_mean: float, y_std: float) -> dict:
+    """The test metrics of iteration ``it``: MC-averaged (``test_mc_passes``) or deterministic."""
+    if config.test_mc_passes:
+        return evaluate_mc(model, x_test, y_test, config.task, n_passes=config.test_mc_passes,
+                           seed=derive_seed(seed, "test-masks", it), y_mean=y_mean, y_std=y_std,
+                           batch_size=config.predict_batch_size)
+    return evaluate(model, x_test, y_test, config.task, y_mean=y_mean, y_std=y_std)
+
+
 def _predict(model, x, config, seed, iteration, task):
     return mc_predict(model, x, n_masks=config.n_masks, seed=derive_seed(seed, "masks", iteration),
                       batch_size=config.predict_batch_size, task=task)
@@ -341,7 +397,7 @@ def run_experiment(
     device = torch.device(device) if device is not None else default_device()
     task = config.task
 
-    initial, validation = initial_split(config, data, seed)
+    initial, validation = initial_split(config, data, seed, data_dir=data_dir)
     state = RunState(data, initial, validation)
     test_pos = _test_subset(config, data)
     x_test, y_test = data.x_test[torch.as_tensor(test_pos)], data.y_test[torch.as_tensor(test_pos)]
@@ -402,16 +458,16 @@ def run_experiment(
                         epochs=config.train_epochs, batch_size=config.train_batch_size,
                         lr=config.learning_rate,
                         weight_decay=weight_decay(config.weight_decay_c, len(labelled)),
-                        seed=derive_seed(seed, "train", it))
+                        seed=derive_seed(seed, "train", it), optimizer=config.optimizer)
             t1 = time.perf_counter()
-            metrics = evaluate(model, x_test, y_test, task, y_mean=y_mean, y_std=y_std)
+            metrics = _test_metrics(model, x_test, y_test, config, seed, it, y_mean, y_std)
             preds_val = mc_predict(model, x_val, n_masks=config.n_masks,
                                    seed=derive_seed(seed, "val-masks"),
                                    batch_size=config.predict_batch_size, task=task).double().cpu()
             y_val_scaled = y_val.double() if task == "classification" else (y_val.double() - y_mean) / y_std
             val_r2 = uncertainty_quality(preds_val.numpy(), y_val_scaled.numpy(), task)
             if noise is None:
-                noise = noise_from_validation(preds_val.numpy(), task, config.noise_fraction)
+                noise = _noise(config, preds_val, y_std)
             t2 = time.perf_counter()
 
             picked_ids = np.zeros(0, dtype=np.int64)
@@ -460,6 +516,7 @@ def _acquire(acquisition, model, data: ALData, state: RunState, config: Experime
         raise ValueError(f"only {len(cand)} unlabelled pool points are left for a batch of {b}")
     ctx = AcquisitionContext(batch_size=b, rng=make_rng(seed, "acquire", it), task=task,
                              noise=noise, n_candidates=len(cand))
+    ctx.smoothing = config.smoothing
     cand_preds = None
     if "preds" in acquisition.needs:
         use_extra = acquisition.name == "deimos" and len(extra) > 0
@@ -517,6 +574,6 @@ def run_all(
     frames = []
     for s in seeds:
         for m in methods:
-            frames.append(run_experiment(config, m, s, data=data, results_dir=results_dir,
-                                         device=device, progress=progress))
+            frames.append(run_experiment(config, m, s, data=data, data_dir=data_dir,
+                                         results_dir=results_dir, device=device, progress=progress))
     return pd.concat(frames, ignore_index=True)

@@ -12,6 +12,13 @@ Every model here
 * returns logits ``(B, C)`` for classification (``n_outputs = C >= 2``) and a vector ``(B,)``
   for regression (``n_outputs = 1``).
 
+The authors' networks (``../shared/AUTHORS.md``), one per experiment, are
+:class:`AuthorsImageCNN` (MNIST 7 vs 9: 35 filters, MNIST 0-9: 40), :class:`AuthorsFaceCNN`
+(UTKFace) and :class:`AuthorsSpliceCNN` (5' splicing). They initialise their weights as Keras
+does by default (Glorot-uniform kernels, zero biases), as the authors' Keras code did. The
+older :class:`MnistCNN` (Gal et al. 2017), :class:`SpliceCNN` and :class:`FaceCNN` remain
+available by name.
+
 :func:`build_model` makes the model an experiment configuration names.
 """
 from __future__ import annotations
@@ -23,7 +30,8 @@ import torch.nn as nn
 
 from .mc_dropout import FixedMaskDropout
 
-__all__ = ["MnistCNN", "MLP", "SpliceCNN", "FaceCNN", "MODELS", "build_model"]
+__all__ = ["MnistCNN", "MLP", "SpliceCNN", "FaceCNN", "AuthorsImageCNN", "AuthorsFaceCNN",
+           "AuthorsSpliceCNN", "MODELS", "build_model"]
 
 
 def _check_p(p: float, name: str) -> float:
@@ -207,7 +215,115 @@ class FaceCNN(_DropoutModel):
         return self._finish(self.head(self.features(x)))
 
 
-MODELS = ("mnist_cnn", "mlp", "splice_cnn", "face_cnn")
+def keras_init_(model: nn.Module) -> nn.Module:
+    """Initialise like Keras' defaults, in place: Glorot-uniform kernels, zero biases."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
+
+
+def _trunk_features(trunk: nn.Module, shape: Sequence[int], what: str) -> int:
+    """Number of features ``trunk`` outputs for one input of ``shape`` (ValueError if none)."""
+    try:
+        with torch.no_grad():
+            out = trunk(torch.zeros(1, *shape))
+    except RuntimeError as exc:
+        raise ValueError(f"{what}: input shape {tuple(shape)} is too small for its layers ({exc})") from None
+    return int(out.shape[1])
+
+
+class AuthorsImageCNN(_DropoutModel):
+    """The authors' MNIST CNN: conv ``filters``@4x4 stride 1 -> ReLU -> conv ``filters``@4x4
+    stride 2 -> ReLU -> max-pool 3 -> dropout(p) -> dense ``dense_units`` -> ReLU -> dropout(p)
+    -> dense ``n_classes``. 28 x 28 inputs give 3 x 3 x ``filters`` features.
+
+    7 vs 9: ``filters=35``, p = 0.3; 0-9: ``filters=40``, p = 0.25 (the same p at both dropout
+    layers). Input ``(B, C, H, W)``; output logits ``(B, n_classes)``.
+    """
+
+    def __init__(self, n_classes: int, filters: int, p: float, in_channels: int = 1,
+                 image_size: int = 28, dense_units: int = 128, p_out: float | None = None):
+        super().__init__()
+        self.n_outputs = _check_positive_int(n_classes, "n_classes")
+        f = _check_positive_int(filters, "filters")
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, f, 4), nn.ReLU(),
+            nn.Conv2d(f, f, 4, stride=2), nn.ReLU(),
+            nn.MaxPool2d(3), nn.Flatten(),
+        )
+        n_feat = _trunk_features(self.features, (in_channels, image_size, image_size), "AuthorsImageCNN")
+        p = _check_p(p, "dropout")
+        self.head = _Head(n_feat, dense_units, self.n_outputs, p, _check_p(p if p_out is None else p_out, "dropout"))
+        keras_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._finish(self.head(self.features(x)))
+
+
+class AuthorsFaceCNN(_DropoutModel):
+    """The authors' UTKFace CNN: conv 50@4x4 stride 2 -> conv 50@3x3 stride 2 -> max-pool 2 ->
+    conv 100@3x3 -> conv 100@3x3 -> max-pool 3 (ReLU after every convolution) -> dropout(p) ->
+    dense ``dense_units`` (150) -> ReLU -> dropout(p) -> dense 1.
+
+    200 px inputs give 6 x 6 x 100 features, 64 px give 1 x 1 x 100; below about 60 px the
+    trunk has nothing left (ValueError). Input ``(B, 3, R, R)``; output ``(B,)``.
+    """
+
+    def __init__(self, resolution: int = 200, in_channels: int = 3, p: float = 0.5,
+                 dense_units: int = 150, p_out: float | None = None, n_outputs: int = 1):
+        super().__init__()
+        self.n_outputs = _check_positive_int(n_outputs, "n_outputs")
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 50, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(50, 50, 3, stride=2), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(50, 100, 3), nn.ReLU(),
+            nn.Conv2d(100, 100, 3), nn.ReLU(),
+            nn.MaxPool2d(3), nn.Flatten(),
+        )
+        r = _check_positive_int(resolution, "resolution")
+        n_feat = _trunk_features(self.features, (in_channels, r, r), "AuthorsFaceCNN")
+        p = _check_p(p, "dropout")
+        self.head = _Head(n_feat, dense_units, self.n_outputs, p, _check_p(p if p_out is None else p_out, "dropout"))
+        keras_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._finish(self.head(self.features(x)))
+
+
+class AuthorsSpliceCNN(_DropoutModel):
+    """The authors' splicing CNN on one-hot ``(B, 4, L)``: conv1d 101@4 -> ReLU -> max-pool 3 ->
+    conv1d 50@4 -> ReLU -> max-pool 3 (L = 101 gives 9 x 50) -> dropout(p) -> dense
+    ``dense_units`` (50) -> ReLU -> dropout(p) -> dense 1 (linear). ``(B, L, 4)`` is transposed.
+    """
+
+    def __init__(self, seq_len: int = 101, n_channels: int = 4, p: float = 0.15,
+                 dense_units: int = 50, p_out: float | None = None, n_outputs: int = 1):
+        super().__init__()
+        self.n_channels = _check_positive_int(n_channels, "n_channels")
+        self.n_outputs = _check_positive_int(n_outputs, "n_outputs")
+        self.features = nn.Sequential(
+            nn.Conv1d(n_channels, 101, 4), nn.ReLU(), nn.MaxPool1d(3),
+            nn.Conv1d(101, 50, 4), nn.ReLU(), nn.MaxPool1d(3), nn.Flatten(),
+        )
+        n_feat = _trunk_features(self.features, (n_channels, _check_positive_int(seq_len, "seq_len")),
+                                 "AuthorsSpliceCNN")
+        p = _check_p(p, "dropout")
+        self.head = _Head(n_feat, dense_units, self.n_outputs, p, _check_p(p if p_out is None else p_out, "dropout"))
+        keras_init_(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 3 and x.shape[1] != self.n_channels and x.shape[2] == self.n_channels:
+            x = x.transpose(1, 2)
+        return self._finish(self.head(self.features(x)))
+
+
+#: the authors' model of each experiment (AUTHORS.md), by the name a configuration gives
+AUTHORS_MODELS = ("mnist_7v9_cnn", "mnist_0to9_cnn", "utkface_cnn", "splicing_cnn")
+MODELS = AUTHORS_MODELS + ("mnist_cnn", "mlp", "splice_cnn", "face_cnn")
 
 
 def build_model(config, input_shape: Sequence[int], n_outputs: int) -> nn.Module:
@@ -222,6 +338,23 @@ def build_model(config, input_shape: Sequence[int], n_outputs: int) -> nn.Module
     """
     shape = tuple(int(s) for s in input_shape)
     name = config.model
+    if name in ("mnist_7v9_cnn", "mnist_0to9_cnn"):
+        if len(shape) != 3 or shape[1] != shape[2]:
+            raise ValueError(f"model {name!r} needs square images (C, H, H), got input shape {shape}")
+        return AuthorsImageCNN(n_outputs, 35 if name == "mnist_7v9_cnn" else 40, config.conv_dropout,
+                               in_channels=shape[0], image_size=shape[1],
+                               dense_units=config.dense_units, p_out=config.dropout)
+    if name == "utkface_cnn":
+        if len(shape) != 3 or shape[1] != shape[2]:
+            raise ValueError(f"model 'utkface_cnn' needs square images (C, R, R), got input shape {shape}")
+        return AuthorsFaceCNN(shape[1], shape[0], config.conv_dropout, config.dense_units,
+                              p_out=config.dropout, n_outputs=n_outputs)
+    if name == "splicing_cnn":
+        if len(shape) != 2:
+            raise ValueError(f"model 'splicing_cnn' needs one-hot sequences (4, L), got input shape {shape}")
+        channels, length = (shape[0], shape[1]) if shape[0] <= shape[1] else (shape[1], shape[0])
+        return AuthorsSpliceCNN(length, channels, config.conv_dropout, config.dense_units,
+                                p_out=config.dropout, n_outputs=n_outputs)
     if name == "mnist_cnn":
         if len(shape) != 3 or shape[1] != shape[2]:
             raise ValueError(f"model 'mnist_cnn' needs square images (C, H, H), got input shape {shape}")

@@ -1,6 +1,7 @@
 """Training from scratch and test evaluation, seeded and fast on a CPU.
 
-Training (Appendix E): Adam, a fixed number of gradient steps, cross-entropy (classification) or
+Training (Appendix E): Adam (or RMSprop) with Keras' default settings, as the authors' Keras
+code used, a fixed number of gradient steps, cross-entropy (classification) or
 mean squared error (regression), plus an L2 penalty ``lambda * sum(W ** 2)`` on the weights of
 the fully connected layers (``model.dense_layers``), with ``lambda = C / N``
 (:func:`~deimos_utils.calibration.weight_decay`). The penalty is added to the mean loss of the
@@ -18,7 +19,19 @@ import torch.nn.functional as F
 
 from .runtime import derive_seed
 
-__all__ = ["n_train_steps", "train_model", "predict", "evaluate"]
+__all__ = ["n_train_steps", "train_model", "predict", "evaluate", "evaluate_mc", "make_optimizer",
+           "OPTIMIZERS"]
+
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    """Adam or RMSprop with Keras' defaults (epsilon 1e-7; RMSprop's rho 0.9), learning rate ``lr``."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, eps=1e-7)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
+    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
 
 
 def n_train_steps(n_points: int, steps: int = 0, epochs: int = 0, batch_size: int = 64) -> int:
@@ -65,6 +78,7 @@ def train_model(
     lr: float = 1e-3,
     weight_decay: float = 0.0,
     seed: int = 0,
+    optimizer: str = "adam",
 ) -> nn.Module:
     """Train ``model`` in place on ``(x, y)`` and return it in eval mode.
 
@@ -75,7 +89,8 @@ def train_model(
     task : "classification" or "regression".
     steps, epochs, batch_size : see :func:`n_train_steps`. Minibatches walk through a new
         random permutation of the N points each epoch (a batch never exceeds N).
-    lr : Adam learning rate.
+    lr : learning rate.
+    optimizer : "adam" or "rmsprop" (:func:`make_optimizer`).
     weight_decay : lambda of the L2 penalty on the dense layers' weights (see module doc).
     seed : fixes the minibatch order and the training-time dropout draws.
     """
@@ -98,7 +113,7 @@ def train_model(
     gen = torch.Generator(device="cpu")
     gen.manual_seed(derive_seed(seed, "minibatches"))
     torch.manual_seed(derive_seed(seed, "train-dropout"))  # F.dropout draws (CPU and CUDA)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = make_optimizer(optimizer, model.parameters(), lr)
     # cuDNN's default convolution algorithms may differ from run to run on a GPU; the
     # deterministic ones keep a seed's runs (and resumed runs) alike there too.
     flags = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
@@ -168,6 +183,35 @@ def evaluate(model: nn.Module, x, y, task: str, *, y_mean: float = 0.0, y_std: f
         return {"test_accuracy": acc, "test_nll": nll}
     if task == "regression":
         pred = out.double().reshape(-1) * float(y_std) + float(y_mean)
+        mse = float(((pred - y.double().reshape(-1)) ** 2).mean())
+        return {"test_mse": mse, "test_rmse": math.sqrt(mse)}
+    raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+
+
+def evaluate_mc(model: nn.Module, x, y, task: str, *, n_passes: int, seed: int,
+                y_mean: float = 0.0, y_std: float = 1.0, batch_size: int = 256) -> dict[str, float]:
+    """Test metrics of the mean of ``n_passes`` MC-dropout passes with dropout on.
+
+    The authors' test metric: classification accuracy is the argmax of the mean class
+    probabilities, ``test_nll`` the mean of -log(mean probability of the true class);
+    regression ``test_mse``/``test_rmse`` of the mean prediction, in the units of ``y``
+    (``pred * y_std + y_mean``). Passes use fixed masks drawn from ``seed``
+    (:func:`~deimos_utils.mc_dropout.mc_predict`); the mean over passes is what counts.
+    """
+    from .mc_dropout import mc_predict
+
+    if isinstance(n_passes, bool) or int(n_passes) != n_passes or n_passes < 2:
+        raise ValueError(f"n_passes must be an integer >= 2, got {n_passes!r}")
+    preds = mc_predict(model, x, n_masks=int(n_passes), seed=seed, batch_size=batch_size, task=task)
+    mean = preds.double().mean(dim=-1).cpu()
+    y = torch.as_tensor(y).cpu()
+    if task == "classification":
+        y = y.to(torch.int64)
+        acc = float((mean.argmax(dim=1) == y).double().mean())
+        p_true = mean[torch.arange(len(y)), y].clamp_min(1e-300)
+        return {"test_accuracy": acc, "test_nll": float(-p_true.log().mean())}
+    if task == "regression":
+        pred = mean.reshape(-1) * float(y_std) + float(y_mean)
         mse = float(((pred - y.double().reshape(-1)) ** 2).mean())
         return {"test_mse": mse, "test_rmse": math.sqrt(mse)}
     raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")

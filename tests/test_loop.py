@@ -459,12 +459,15 @@ def test_n_train_steps():
         n_train_steps(10, 0, 0, 4)
 
 
-def reference_train(model, x, y, steps, bs, lr, wd, seed):
+def reference_train(model, x, y, steps, bs, lr, wd, seed, optimizer="adam"):
     """Literal loop: epochs of random permutations cut into full batches; CE + wd * sum W^2
-    over the Linear layers only."""
+    over the Linear layers only; Keras' default Adam / RMSprop settings."""
     gen = torch.Generator().manual_seed(derive_seed(seed, "minibatches"))
     torch.manual_seed(derive_seed(seed, "train-dropout"))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-7)
+    else:
+        opt = torch.optim.RMSprop(model.parameters(), lr=lr, alpha=0.9, eps=1e-7)
     batches = []
     while len(batches) < steps:
         perm = torch.randperm(len(y), generator=gen)
@@ -481,15 +484,17 @@ def reference_train(model, x, y, steps, bs, lr, wd, seed):
     return model
 
 
-def test_train_model_matches_literal_loop():
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
+def test_train_model_matches_literal_loop(optimizer):
     x = torch.rand(10, 1, 12, 12)
     y = torch.arange(10) % 2
     torch.manual_seed(1)
     a = M.MnistCNN(2, image_size=12, dense_units=16)
     b = M.MnistCNN(2, image_size=12, dense_units=16)
     b.load_state_dict(a.state_dict())
-    train_model(a, x, y, task="classification", steps=7, batch_size=4, lr=1e-2, weight_decay=0.3, seed=5)
-    reference_train(b, x, y, steps=7, bs=4, lr=1e-2, wd=0.3, seed=5)
+    train_model(a, x, y, task="classification", steps=7, batch_size=4, lr=1e-2, weight_decay=0.3, seed=5,
+                optimizer=optimizer)
+    reference_train(b, x, y, steps=7, bs=4, lr=1e-2, wd=0.3, seed=5, optimizer=optimizer)
     for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
         torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6, msg=name)
     assert not a.training

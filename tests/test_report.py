@@ -108,7 +108,7 @@ def test_figure_title_names_data_batch_size_preset_and_repeats():
     assert (report.figure_title("MNIST 7 vs 9", cfg, 3, "test accuracy")
             == "test accuracy: MNIST 7 vs 9, batch size 5\nquick preset (samp20), 3 repeats")
     assert report.figure_title("MNIST", cfg.replace(tag="", n_repeats=1)) == "MNIST, batch size 5\nquick preset, 1 repeat"
-    splicing = get_config("splicing", "cpu", tag="t")
+    splicing = get_config("splicing", "cpu", tag="t", n_repeats=1)
     assert (report.figure_title("simulated", splicing, what="MSE")
             == "MSE: SIMULATED library, batch size 1\ncpu preset (t), 1 repeat")
     assert (report.figure_title("A5SS (Rosenberg et al. 2015)", splicing, 3, "MSE", batch_size=False)
