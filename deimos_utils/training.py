@@ -79,6 +79,7 @@ def train_model(
     weight_decay: float = 0.0,
     seed: int = 0,
     optimizer: str = "adam",
+    callback=None,
 ) -> nn.Module:
     """Train ``model`` in place on ``(x, y)`` and return it in eval mode.
 
@@ -91,6 +92,8 @@ def train_model(
         random permutation of the N points each epoch (a batch never exceeds N).
     lr : learning rate.
     optimizer : "adam" or "rmsprop" (:func:`make_optimizer`).
+    callback : optional ``callback(step, model)``, called after each step (1-based); the
+        model is left in training mode around it (a callback that evaluates restores it).
     weight_decay : lambda of the L2 penalty on the dense layers' weights (see module doc).
     seed : fixes the minibatch order and the training-time dropout draws.
     """
@@ -122,7 +125,7 @@ def train_model(
     order = torch.empty(0, dtype=torch.int64)
     pos = 0
     try:
-        for _ in range(total):
+        for step in range(total):
             if pos + bs > order.numel():
                 order = torch.randperm(n, generator=gen)
                 pos = 0
@@ -138,6 +141,9 @@ def train_model(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if callback is not None:
+                callback(step + 1, model)
+                model.train()
     finally:
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = flags
         model.eval()
