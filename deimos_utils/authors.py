@@ -31,6 +31,8 @@ __all__ = [
     "AUTHORS_SEEDS",
     "AuthorsExperiment",
     "authors_file",
+    "verify_authors_file",
+    "authors_files",
     "load_authors_results",
     "within_horizon",
     "authors_initial_ids",
@@ -134,16 +136,25 @@ def _root(data_dir) -> Path:
     return resolve_data_dir(data_dir) / _SUBDIR
 
 
-def _expected_digests(root: Path) -> dict[str, str]:
-    sums = root / "SHA256SUMS"
-    if not sums.is_file():
-        return {}
+#: sha256 of every file of the authors' repository used here (their relative paths)
+CHECKSUMS_FILE = Path(__file__).resolve().parent / "data" / "authors_sha256.txt"
+
+
+def _expected_digests() -> dict[str, str]:
     out = {}
-    for line in sums.read_text().splitlines():
+    for line in CHECKSUMS_FILE.read_text().splitlines():
         parts = line.split(None, 1)
         if len(parts) == 2:
             out[parts[1].strip()] = parts[0]
     return out
+
+
+def verify_authors_file(path: Path, rel: str) -> None:
+    """ValueError when ``path`` is not byte-identical to the authors' file ``rel``."""
+    want = _expected_digests().get(rel)
+    if want is not None and file_digest(path) != want:
+        raise ValueError(f"{path} differs from the authors' published file (sha256 {want}); "
+                         "replace it with the file of their repository at the pinned commit")
 
 
 def _download(rel: str, dest: Path) -> bool:
@@ -167,8 +178,8 @@ def authors_file(rel: str, data_dir=None, *, download: bool = True) -> Path:
     """Path of the authors' file ``rel`` (their relative path) below ``<data dir>/authors``.
 
     Downloads it from :data:`AUTHORS_COMMIT` when absent and ``download``; raises
-    :class:`MissingDataError` naming the file and where to get it otherwise. When the folder
-    holds ``SHA256SUMS``, the file's digest is checked against it (ValueError on a mismatch).
+    :class:`MissingDataError` naming the file and where to get it otherwise. (Readers check
+    its content, then its sha256 against :data:`CHECKSUMS_FILE`.)
     """
     root = _root(data_dir)
     path = root / rel
@@ -176,12 +187,18 @@ def authors_file(rel: str, data_dir=None, *, download: bool = True) -> Path:
         raise MissingDataError(missing_files_message(
             "The authors' results", root, [rel],
             f"Download it from https://github.com/{AUTHORS_REPO}/blob/{AUTHORS_COMMIT}/{rel} "
-            "(every .npy of that commit, at the same relative path)."))
-    want = _expected_digests(root).get(rel)
-    if want is not None and file_digest(path) != want:
-        raise ValueError(f"{path} differs from the authors' published file (sha256 {want}); "
-                         "replace it with the file of their repository at the pinned commit")
+            "(every .npy of that commit, at the same relative path), or run `make data`."))
     return path
+
+
+def _read(rel: str, data_dir, download: bool, kind: str, check=None) -> tuple[np.ndarray, Path]:
+    """The authors' array ``rel``: found (or downloaded), content-checked, then verified."""
+    path = authors_file(rel, data_dir, download=download)
+    arr = _load_array(path, kind)
+    if check is not None:
+        check(arr, path)
+    verify_authors_file(path, rel)
+    return arr, path
 
 
 def _load_array(path: Path, kind: str) -> np.ndarray:
@@ -209,8 +226,7 @@ def _check_experiment(experiment: str) -> AuthorsExperiment:
     return AUTHORS_EXPERIMENTS[experiment]
 
 
-def _curve(path: Path, spec: AuthorsExperiment, n_acquired: int) -> np.ndarray:
-    values = _load_array(path, "float")
+def _check_curve(values: np.ndarray, path: Path, spec: AuthorsExperiment, n_acquired: int) -> None:
     need = n_acquired // spec.batch_size + 1
     if values.size < need:
         raise ValueError(f"{path} holds {values.size} entries; the authors' run covers "
@@ -220,7 +236,6 @@ def _curve(path: Path, spec: AuthorsExperiment, n_acquired: int) -> np.ndarray:
         raise ValueError(f"{path} holds accuracies outside [0, 1]")
     if spec.metric == "test_mse" and values.min() < 0:
         raise ValueError(f"{path} holds negative MSEs")
-    return values
 
 
 def load_authors_results(experiment: str, data_dir=None, *, download: bool = True) -> pd.DataFrame:
@@ -244,11 +259,11 @@ def load_authors_results(experiment: str, data_dir=None, *, download: bool = Tru
         for seed in AUTHORS_SEEDS:
             rel = pattern.format(k=seed + 1)
             try:
-                path = authors_file(rel, data_dir, download=download)
+                values, _ = _read(rel, data_dir, download, "float",
+                                  lambda arr, path: _check_curve(arr, path, spec, n_acquired))
             except MissingDataError:
                 missing.append(rel)
                 continue
-            values = _curve(path, spec, n_acquired)
             extra = values.size - (n_acquired // spec.batch_size + 1)
             if extra > 0 and experiment != "splicing":  # splicing runs differ in length anyway
                 notes.append(f"{method} seed {seed}: {Path(rel).name} holds {extra} entries beyond "
@@ -307,22 +322,21 @@ def authors_initial_ids(experiment: str, seed: int, data_dir=None, *, download: 
     Splicing: the first 75 rows of their training split (row numbers of the A5SS file).
     """
     pattern, n = _INITIAL_SETS[_initial_key(experiment)]
-    path = authors_file(_seed_file(pattern, seed), data_dir, download=download)
-    ids = _load_array(path, "int")
-    if ids.size < n:
-        raise ValueError(f"{path} holds {ids.size} indices; the initial set needs {n}")
-    ids = ids[:n].astype(np.int64)
-    if np.unique(ids).size != n:
-        raise ValueError(f"{path}: the first {n} indices repeat an index")
-    return ids
+
+    def check(ids, path):
+        if ids.size < n:
+            raise ValueError(f"{path} holds {ids.size} indices; the initial set needs {n}")
+        if np.unique(ids[:n]).size != n:
+            raise ValueError(f"{path}: the first {n} indices repeat an index")
+
+    ids, _ = _read(_seed_file(pattern, seed), data_dir, download, "int", check)
+    return ids[:n].astype(np.int64)
 
 
 def authors_splicing_split(seed: int, data_dir=None, *, download: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(train_rows, test_rows)`` of the authors' splicing seed 0..2 (A5SS row numbers)."""
-    train = _load_array(authors_file(_seed_file("5p_Splicing/AL_Scripts/trainindices{k}.npy", seed),
-                                     data_dir, download=download), "int")
-    test = _load_array(authors_file(_seed_file("5p_Splicing/AL_Scripts/testindices{k}.npy", seed),
-                                    data_dir, download=download), "int")
+    train, _ = _read(_seed_file("5p_Splicing/AL_Scripts/trainindices{k}.npy", seed), data_dir, download, "int")
+    test, _ = _read(_seed_file("5p_Splicing/AL_Scripts/testindices{k}.npy", seed), data_dir, download, "int")
     return train.astype(np.int64), test.astype(np.int64)
 
 
@@ -338,11 +352,12 @@ def load_authors_optimality_ratios(batch_size: int, n_masks: int, data_dir=None,
         raise ValueError(f"the authors' ratios cover batch_size in (2, 5, 10) and n_masks in "
                          f"(2, 3, 50), got batch_size={batch_size}, n_masks={n_masks}")
     rel = f"BatchOptimality/EmpiricalOptimalityRatios/BS{batch_size}Samp{n_masks}OptRatios.npy"
-    path = authors_file(rel, data_dir, download=download)
-    ratios = _load_array(path, "float")
-    if ratios.min() <= 0 or ratios.max() > 1 + 1e-9:
-        raise ValueError(f"{path} holds ratios outside (0, 1]")
-    return ratios
+
+    def check(ratios, path):
+        if ratios.min() <= 0 or ratios.max() > 1 + 1e-9:
+            raise ValueError(f"{path} holds ratios outside (0, 1]")
+
+    return _read(rel, data_dir, download, "float", check)[0]
 
 
 def load_authors_1d(data_dir=None, *, download: bool = True) -> dict[str, np.ndarray]:
@@ -353,9 +368,14 @@ def load_authors_1d(data_dir=None, *, download: bool = True) -> dict[str, np.nda
              "x_pool": "1D_Data/pool_x.npy", "y_pool": "1D_Data/pool_y.npy",
              "x_test": "1D_Data/test_x.npy", "y_test": "1D_Data/test_y.npy",
              "queried": "1D_Models/QueriedInputs.npy", "ei": "1D_Models/NormalizedEI.npy"}
-    out = {k: _load_array(authors_file("1DEIVisualization/" + v, data_dir, download=download),
-                          "float").astype(np.float64) for k, v in names.items()}
+    out = {k: _read("1DEIVisualization/" + v, data_dir, download, "float")[0].astype(np.float64)
+           for k, v in names.items()}
     for a, b in (("x_train", "y_train"), ("x_pool", "y_pool"), ("x_test", "y_test")):
         if out[a].shape != out[b].shape:
             raise ValueError(f"the authors' 1D arrays {names[a]} and {names[b]} differ in length")
     return out
+
+
+def authors_files() -> list[str]:
+    """Every file of the authors' repository this package reads (relative paths)."""
+    return sorted(_expected_digests())
