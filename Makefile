@@ -1,7 +1,9 @@
-# Two entry points (see README):
-#   make notebooks   run every numbered notebook at the quick preset (executed copies and
-#                    figures go to outputs/)
+# Entry points (see README):
+#   make notebooks   run every numbered notebook at the quick preset (SCALE=cpu|paper for the
+#                    others); executed copies and figures go to outputs/, a summary table ends it
 #   make test        unit tests, then every numbered notebook under nbval
+#   make lab         JupyterLab with the project's kernel, opened on notebooks/
+#   make data        download what can be downloaded, verify checksums, say what is missing
 # Both create .venv on first use. Data: DEIMOS_DATA_DIR, by default ../shared/data when it
 # exists (the offline copies beside this repository), else ./data.
 
@@ -18,7 +20,7 @@ export TQDM_DISABLE := 1
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: venv notebooks test test-unit test-notebooks bench readme-figures clean
+.PHONY: venv notebooks test test-unit test-notebooks lab data bench readme-figures clean
 
 venv: $(STAMP)
 
@@ -30,13 +32,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 notebooks: $(STAMP)
-	mkdir -p $(OUT)/notebooks
-	for nb in $(NOTEBOOKS); do \
-	  $(BIN)/papermill "$$nb" "$(OUT)/notebooks/$$(basename $$nb)" -k python3 --cwd notebooks \
-	    -p scale $(SCALE) -p output_dir "$(abspath $(OUT))" --execution-timeout 3600 \
-	    || exit 1; \
-	done
-	@echo "Executed notebooks in $(OUT)/notebooks, figures in $(OUT)/figures"
+	$(BIN)/python -m deimos_utils.run_notebooks $(NOTEBOOKS) --scale $(SCALE) --out "$(abspath $(OUT))" \
+	  --kernel python3 --timeout 3600
+
+# JupyterLab on the notebooks, with the project's kernel (progress bars are widgets there)
+lab: $(STAMP)
+	env -u TQDM_DISABLE -u MPLBACKEND $(BIN)/jupyter lab --notebook-dir=notebooks
+
+data: $(STAMP)
+	$(BIN)/python -m deimos_utils.data.fetch
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \
