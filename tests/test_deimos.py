@@ -30,13 +30,16 @@ def random_regression(rng, n_points, n_masks):
     return rng.normal(size=(n_points, 6)) @ basis + 0.3 * rng.normal(size=(n_points, n_masks))
 
 
-def dense_reference(preds, batch_size, candidates, noise):
+def dense_reference(preds, batch_size, candidates, noise, smoothing="diagonal"):
     """greedy_batch_dense on the explicit V of eq. 3 with the conventions of deimos_batch."""
     if preds.ndim == 2:
         return greedy_batch_dense(predictive_covariance(preds, noise), batch_size,
                                   candidates=candidates)
-    return greedy_batch_dense(predictive_covariance(preds), batch_size,
-                              n_classes=preds.shape[1], smoothing=noise, candidates=candidates)
+    if smoothing == "diagonal":  # V = Cov + s I: the regression formula with C columns
+        return greedy_batch_dense(predictive_covariance(preds, noise), batch_size,
+                                  n_classes=preds.shape[1], candidates=candidates)
+    return greedy_batch_dense(predictive_covariance(preds), batch_size, n_classes=preds.shape[1],
+                              noise=noise, smoothing="block", candidates=candidates)
 
 
 def literal_ei(V, n, n_classes, smoothing):
@@ -103,7 +106,8 @@ def test_regression_matches_dense(seed, use_subset):
 @pytest.mark.parametrize("seed", range(20))
 @pytest.mark.parametrize("n_classes", [2, 10])
 @pytest.mark.parametrize("use_subset", [False, True])
-def test_classification_matches_dense(seed, n_classes, use_subset):
+@pytest.mark.parametrize("smoothing", ["diagonal", "block"])
+def test_classification_matches_dense(seed, n_classes, use_subset, smoothing):
     rng = np.random.default_rng(1000 + seed)
     n_points = int(rng.integers(8, 30))
     n_masks = int(rng.integers(3, 25))
@@ -113,10 +117,43 @@ def test_classification_matches_dense(seed, n_classes, use_subset):
     candidates = rng.permutation(n_points)[: max(2, n_points // 3)] if use_subset else None
     n_cand = len(candidates) if use_subset else n_points
     b = int(rng.integers(1, min(n_cand, 8) + 1))
-    picked, gains = deimos_batch(probs, b, candidates=candidates, noise=noise)
-    ref_picked, ref_gains = dense_reference(probs, b, candidates, noise)
+    picked, gains = deimos_batch(probs, b, candidates=candidates, noise=noise, smoothing=smoothing)
+    ref_picked, ref_gains = dense_reference(probs, b, candidates, noise, smoothing)
     np.testing.assert_array_equal(picked, ref_picked)
     np.testing.assert_allclose(gains, ref_gains, rtol=1e-8)
+
+
+def test_smoothings_differ_and_the_default_is_diagonal():
+    rng = np.random.default_rng(21)
+    probs = random_probs(rng, 30, 4, 12)
+    diag = deimos_batch(probs, 6, noise=1e-2, smoothing="diagonal")
+    block = deimos_batch(probs, 6, noise=1e-2, smoothing="block")
+    default = deimos_batch(probs, 6, noise=1e-2)
+    np.testing.assert_array_equal(default[0], diag[0])
+    np.testing.assert_array_equal(default[1], diag[1])
+    assert not np.allclose(diag[1], block[1])
+    # the dense functions share the default
+    V = predictive_covariance(probs)
+    np.testing.assert_array_equal(greedy_batch_dense(V, 6, n_classes=4, noise=1e-2)[0], diag[0])
+    # "diagonal" adds the noise to V itself: the same as a V built with it
+    np.testing.assert_allclose(
+        greedy_batch_dense(V, 6, n_classes=4, noise=1e-2, smoothing="diagonal")[1],
+        greedy_batch_dense(predictive_covariance(probs, 1e-2), 6, n_classes=4)[1], rtol=1e-12)
+
+
+def test_diagonal_smoothing_removes_the_picked_rows():
+    # conditioning V + sI on a point's noisy value leaves its rows and columns exactly zero
+    rng = np.random.default_rng(22)
+    probs = random_probs(rng, 6, 3, 8)
+    V = predictive_covariance(probs, 1e-2)
+    cols = slice(3, 6)
+    V1 = V - V[:, cols] @ np.linalg.solve(V[cols, cols], V[cols, :])
+    np.testing.assert_allclose(V1[cols], 0, atol=1e-15)
+    # so the second pick's gain is the first step's EI on V without point 1's rows
+    keep = np.r_[0:3, 6:18]
+    picked, gains = greedy_batch_dense(V, 2, n_classes=3, candidates=[1, 4])
+    ref = [literal_ei(V1[np.ix_(keep, keep)], n, 3, 0.0) for n in (0, 3)]  # points 0 and 4
+    assert picked[0] == 1 and gains[1] == pytest.approx(ref[1], rel=1e-10)
 
 
 def test_regression_without_noise_matches_dense_beyond_the_rank():
@@ -137,9 +174,13 @@ def test_first_gain_is_literal_ei_and_scores_agree():
     probs = random_probs(rng, 12, 3, 9)
     V = predictive_covariance(probs)
     ei = [literal_ei(V, n, 3, 1e-3) for n in range(12)]
-    np.testing.assert_allclose(deimos_scores(probs, noise=1e-3), ei, rtol=1e-9)
-    picked, gains = deimos_batch(probs, 1, noise=1e-3)
+    np.testing.assert_allclose(deimos_scores(probs, noise=1e-3, smoothing="block"), ei, rtol=1e-9)
+    picked, gains = deimos_batch(probs, 1, noise=1e-3, smoothing="block")
     assert picked[0] == int(np.argmax(ei)) and gains[0] == pytest.approx(max(ei), rel=1e-9)
+    V = predictive_covariance(probs, 1e-3)
+    ei = [literal_ei(V, n, 3, 0.0) for n in range(12)]
+    np.testing.assert_allclose(deimos_scores(probs, noise=1e-3, smoothing="diagonal"), ei,
+                               rtol=1e-9)
 
     preds = random_regression(rng, 15, 7)
     V = predictive_covariance(preds, 0.05)
@@ -149,19 +190,30 @@ def test_first_gain_is_literal_ei_and_scores_agree():
                                np.array(ei)[cand], rtol=1e-10)
 
 
-@pytest.mark.parametrize("n_classes", [1, 3])
-def test_gains_sum_to_joint_trace_reduction(n_classes):
+@pytest.mark.parametrize("n_classes, smoothing", [(1, "diagonal"), (3, "diagonal"), (3, "block")])
+def test_gains_sum_to_joint_trace_reduction(n_classes, smoothing):
     # the sequential gains of any batch add up to conditioning on the whole batch at once
     rng = np.random.default_rng(11)
     if n_classes == 1:
         preds, noise = random_regression(rng, 25, 10), 0.1
-        V, smoothing = predictive_covariance(preds, noise), 0.0
     else:
         preds, noise = random_probs(rng, 25, n_classes, 10), 1e-3
-        V, smoothing = predictive_covariance(preds), noise
-    picked, gains = deimos_batch(preds, 5, noise=noise)
-    joint = batch_trace_reduction(V, picked, n_classes=n_classes, smoothing=smoothing)
+    V = predictive_covariance(preds)
+    picked, gains = deimos_batch(preds, 5, noise=noise, smoothing=smoothing)
+    joint = batch_trace_reduction(V, picked, n_classes=n_classes, noise=noise, smoothing=smoothing)
     assert gains.sum() == pytest.approx(joint, rel=1e-9)
+
+
+@pytest.mark.parametrize("smoothing", ["diagonal", "block"])
+def test_bruteforce_classification_is_the_best_joint_reduction(smoothing):
+    rng = np.random.default_rng(13)
+    probs = random_probs(rng, 8, 3, 6)
+    V, kw = predictive_covariance(probs), {"n_classes": 3, "noise": 1e-2, "smoothing": smoothing}
+    best, best_gain = optimal_batch_bruteforce(V, 2, **kw)
+    every = {c: batch_trace_reduction(V, c, **kw) for c in itertools.combinations(range(8), 2)}
+    assert best_gain == pytest.approx(max(every.values()), rel=1e-10)
+    assert every[tuple(best)] == pytest.approx(best_gain, rel=1e-10)
+    assert greedy_batch_dense(V, 2, **kw)[1].sum() <= best_gain * (1 + 1e-12)
 
 
 def test_bruteforce_is_optimal_and_greedy_is_close():
@@ -257,6 +309,9 @@ GOOD_CLF = random_probs(np.random.default_rng(0), 10, 3, 5)
         (GOOD_REG, {"noise": -0.1}, "noise"),
         (GOOD_REG, {"batch_size": 0}, "at least 1"),
         (GOOD_CLF, {"noise": 0.0}, "must be > 0 in classification"),
+        (GOOD_CLF, {"noise": 0.1, "smoothing": "blocks"}, "smoothing must be one of 'diagonal'"),
+        (GOOD_CLF, {"noise": 0.1, "smoothing": 0.1}, "smoothing must be one of"),
+        (GOOD_REG, {"noise": 0.1, "smoothing": "block"}, "classification only"),
     ],
 )
 def test_bad_input_raises(preds, kwargs, match):
@@ -276,7 +331,10 @@ def test_bad_input_raises(preds, kwargs, match):
         (APPENDIX_A_V, {"n_classes": 2}, "does not divide"),
         (APPENDIX_A_V, {"batch_size": 4}, "larger than"),
         (APPENDIX_A_V, {"candidates": [0, 3]}, "out of range"),
-        (APPENDIX_A_V, {"smoothing": -1.0}, "smoothing"),
+        (APPENDIX_A_V, {"noise": -1.0}, "noise"),
+        (APPENDIX_A_V, {"smoothing": 1e-3}, "smoothing must be one of"),
+        (APPENDIX_A_V, {"smoothing": "block"}, "classification only"),
+        (np.eye(4), {"n_classes": 2, "smoothing": "Block"}, "'diagonal', 'block'"),
     ],
 )
 def test_dense_bad_input_raises(V, kwargs, match):
@@ -310,3 +368,21 @@ def test_non_contiguous_input_with_candidate_subset():
     assert not t.is_contiguous()
     np.testing.assert_array_equal(deimos_batch(t, 3, candidates=np.arange(60), noise=1e-3)[0],
                                   picked)
+
+
+@pytest.mark.parametrize("smoothing", ["diagonal", "block"])
+def test_registry_passes_smoothing(smoothing):
+    from deimos_utils.acquisition import AcquisitionContext, get_acquisition
+    from deimos_utils.acquisition.dense import DEFAULT_SMOOTHING
+
+    assert AcquisitionContext(batch_size=1, rng=None, task="classification").smoothing \
+        == DEFAULT_SMOOTHING == "diagonal"
+    rng = np.random.default_rng(27)
+    probs = random_probs(rng, 40, 4, 10)
+    noise = 0.3 * probs.var(axis=2, ddof=1).mean()  # large enough for the smoothings to differ
+    ctx = AcquisitionContext(batch_size=5, rng=rng, task="classification", cand_preds=probs[:30],
+                             extra_preds=probs[30:], noise=noise, smoothing=smoothing)
+    direct = {m: deimos_batch(probs, 5, candidates=np.arange(30), noise=noise, smoothing=m)[0]
+              for m in ("diagonal", "block")}
+    assert not np.array_equal(direct["diagonal"], direct["block"])
+    np.testing.assert_array_equal(get_acquisition("deimos")(ctx), direct[smoothing])

@@ -158,7 +158,7 @@ def test_deimos_entry_passes_candidates_and_extra_points(monkeypatch):
     """The plumbing of the DEIMOS entry, with a stand-in for deimos_batch."""
     calls = {}
 
-    def fake_deimos_batch(preds, batch_size, *, candidates=None, noise=0.0):
+    def fake_deimos_batch(preds, batch_size, *, candidates=None, noise=0.0, smoothing=None):
         calls.update(preds=preds, batch_size=batch_size, candidates=candidates, noise=noise)
         return np.asarray(candidates[::-1][:batch_size]), np.zeros(batch_size)
 

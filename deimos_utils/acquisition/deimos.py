@@ -3,7 +3,9 @@
 V is a diagonal plus a matrix of rank at most J: with ``Phi`` the predictions centred over the J
 masks and divided by sqrt(J - 1) (shape (S, C, J)),
 
-    V = Phi Phi^T + noise * I      (regression; classification has no diagonal term).
+    V = Phi Phi^T + s I     (regression, and classification with smoothing="diagonal")
+    V = Phi Phi^T           (classification with smoothing="block": s I is added to each
+                             inverted C x C block instead).
 
 Read V as the covariance of the outputs of a Bayesian linear model ``f_i = Phi_i w`` with weights
 ``w ~ N(0, Sigma)``, ``Sigma = I`` at first. Conditioning V on a point n (one step of Algorithm 1)
@@ -11,11 +13,12 @@ is then exactly the posterior update of Sigma after observing ``Phi_n w + eps``,
 
     Sigma <- Sigma - Sigma Phi_n^T (Phi_n Sigma Phi_n^T + s I)^-1 Phi_n Sigma,
 
-with s = tau^-1 (regression; the observed point's own row and column then drop out of V, since
-its noisy value is known) or s = tau_s^-1 (classification; every row stays). The EI of candidate n,
-``tr(V_n (V_nn + sI)^-1 V_n^T)``, only needs ``V_nn = Phi_n Sigma Phi_n^T`` (C x C) and
-``V_n^T V_n = Phi_n Sigma A Sigma Phi_n^T`` with ``A = sum_i Phi_i^T Phi_i`` over the rows still in V
-(J x J). The loop below keeps ``W = Phi_cand Sigma`` and ``X = W A`` for the candidates and updates
+with s = tau^-1 (regression) or tau_s^-1 (classification). With a diagonal term the observed
+point's own rows then drop out of V (its noisy value is known); with block smoothing every row
+stays. The EI of candidate n, ``tr(V_n (V_nn + sI)^-1 V_n^T)`` (V_nn without the diagonal term),
+only needs ``V_nn = Phi_n Sigma Phi_n^T`` (C x C) and ``Phi_n Sigma A Sigma Phi_n^T`` with
+``A = sum_i Phi_i^T Phi_i`` over the rows still in V (J x J); the diagonal term adds
+``2 s V_nn + s^2 I`` to ``V_n^T V_n``. The loop below keeps ``W = Phi_cand Sigma`` and ``X = W A`` for the candidates and updates
 them with rank-C corrections, so one pick costs O(N C^2 J) and memory O((S + N) C J) for N
 candidates, S sample points, C classes and J masks.
 """
@@ -31,15 +34,16 @@ from .._checks import (
     check_n_masks,
     check_nonnegative,
 )
-from .dense import DEGENERATE_RTOL
+from .dense import DEFAULT_SMOOTHING, DEGENERATE_RTOL, SMOOTHINGS, check_smoothing  # noqa: F401
 
 #: recompute the candidate blocks from Sigma once the best gain falls below this fraction of
 #: its value at the last recomputation (see ``_CandidateBlocks.refresh``)
 REFRESH_RATIO = 1e-3
 
 
-def _validate(preds, batch_size, candidates, noise, dtype):
-    """Checked inputs: Phi (S, C, J) centred over masks / sqrt(J - 1), task, s, candidates, b."""
+def _validate(preds, batch_size, candidates, noise, dtype, smoothing=DEFAULT_SMOOTHING):
+    """Checked inputs: Phi (S, C, J) centred over masks / sqrt(J - 1), task, s, candidates, b,
+    and whether a picked point's own rows leave V (regression, or smoothing "diagonal")."""
     t = as_float_tensor(preds, "preds", ndims=(2, 3), dtype=dtype)
     n_masks = t.shape[-1]
     check_n_masks(n_masks)
@@ -54,9 +58,10 @@ def _validate(preds, batch_size, candidates, noise, dtype):
             "so every C x C block of V is singular; Appendix E uses 0.001-0.01 x the mean class "
             "dropout variance (see deimos_utils.calibration)"
         )
+    drop_rows = check_smoothing(smoothing, regression) == "diagonal"
     cand = check_candidates(candidates, phi.shape[0])
     batch_size = check_batch_size(batch_size, len(cand))
-    return phi, regression, noise, cand, batch_size
+    return phi, drop_rows, noise, cand, batch_size
 
 
 class _CandidateBlocks:
@@ -67,15 +72,15 @@ class _CandidateBlocks:
     multi-megabyte tensor per operation costs more than the arithmetic.
     """
 
-    def __init__(self, phi, cand, s, regression):
+    def __init__(self, phi, cand, s, drop_rows):
         n_points, n_classes, n_masks = phi.shape
         dev, dt = phi.device, phi.dtype
         flat = phi.reshape(-1, n_masks)
         self.A = flat.T @ flat  # (J, J): sum of phi_r^T phi_r over the rows still in V
-        diag_max = float(torch.linalg.vector_norm(flat, dim=1).max()) ** 2 + (s if regression else 0.0)
+        diag_max = float(torch.linalg.vector_norm(flat, dim=1).max()) ** 2 + (s if drop_rows else 0.0)
         # below this trace a block counts as known (gain 0), as in the dense reference
         self.floor = DEGENERATE_RTOL * max(diag_max, 1e-300) * n_classes
-        self.s, self.regression, self.C = s, regression, n_classes
+        self.s, self.drop_rows, self.C = s, drop_rows, n_classes
         if len(cand) == n_points and np.array_equal(cand, np.arange(n_points)):
             self.P = phi.contiguous()  # (N, C, J): every point is a candidate
         else:
@@ -89,7 +94,7 @@ class _CandidateBlocks:
         buf = lambda: torch.empty((n, n_classes, n_classes), dtype=dt, device=dev)  # noqa: E731
         self.H, self.Q, self.T, self.U = buf(), buf(), buf(), buf()
         self.ZR = torch.empty((n, n_classes, 2 * n_classes), dtype=dt, device=dev)
-        if not regression:
+        if n_classes > 1:
             self.L, self.L_inv = buf(), buf()
             self.info = torch.empty(n, dtype=torch.int32, device=dev)
             self.eye_n = torch.eye(n_classes, dtype=dt, device=dev).expand(n, -1, -1).contiguous()
@@ -109,15 +114,19 @@ class _CandidateBlocks:
         """EI of every candidate, (N,), and the mask of degenerate blocks."""
         s = self.s
         torch.add(self.V_nn, self.s_eye, out=self.H)
-        if self.regression:
-            # ||V[:, n]||^2 / V_nn, V's own diagonal noise included: (G + 2 s q + s^2) / (q + s)
-            h, q = self.H[:, 0, 0], self.V_nn[:, 0, 0]
-            score = (self.G[:, 0, 0] + 2 * s * q + s * s) / torch.where(h > 0, h, 1.0)
+        G = self.G
+        if self.drop_rows:
+            # V_n^T V_n with V's own diagonal noise in the candidate's rows: G + 2 s q + s^2 I
+            G = self.U
+            torch.add(self.V_nn, self.H, out=G).mul_(s).add_(self.G)
+        if self.C == 1:
+            h = self.H[:, 0, 0]
+            score = G[:, 0, 0] / torch.where(h > 0, h, 1.0)
         else:
             # tr(H^-1 G) = sum_kj (L^-1 G)_kj (L^-1)_kj with H = L L^T
             torch.linalg.cholesky_ex(self.H, out=(self.L, self.info))
             torch.linalg.solve_triangular(self.L, self.eye_n, upper=False, out=self.L_inv)
-            torch.bmm(self.L_inv, self.G, out=self.T)
+            torch.bmm(self.L_inv, G, out=self.T)
             score = self.T.mul_(self.L_inv).sum(dim=(1, 2))
         degenerate = self.H.diagonal(dim1=1, dim2=2).sum(-1) <= self.floor
         return torch.where(degenerate, torch.zeros_like(score), score), degenerate
@@ -144,8 +153,8 @@ class _CandidateBlocks:
         R.sub_(self.T, alpha=0.5)
         torch.bmm(self.Q, R.mT, out=self.T)
         self.G.sub_(self.T).sub_(self.T.mT)
-        if self.regression:
-            # the picked point's row leaves V: A <- A - Pn^T Pn, so G loses (Phi Sigma' Pn^T)^2;
+        if self.drop_rows:
+            # the picked point's rows leave V: A <- A - Pn^T Pn, so G loses (Phi Sigma' Pn^T)^2;
             # Phi Sigma' Pn^T = Z - Q (Hn - sI), as Hn - sI = Phi_n Sigma Phi_n^T before the pick
             torch.matmul(self.Q, Hn - self.s_eye, out=self.T)
             torch.sub(Z, self.T, out=self.T)
@@ -155,7 +164,8 @@ class _CandidateBlocks:
         self.Sigma = self.Sigma - u @ Hn_inv @ u.T
 
 
-def deimos_batch(preds, batch_size, *, candidates=None, noise=0.0, dtype=torch.float64):
+def deimos_batch(preds, batch_size, *, candidates=None, noise=0.0, smoothing=DEFAULT_SMOOTHING,
+                 dtype=torch.float64):
     """Greedy DEIMOS batch (Algorithm 1), exact, in O(S C J) memory.
 
     Parameters
@@ -166,8 +176,11 @@ def deimos_batch(preds, batch_size, *, candidates=None, noise=0.0, dtype=torch.f
     batch_size : number of points to pick, b.
     candidates : indices into the S points that may be picked (default: all). The others count in
         the trace but are never picked.
-    noise : tau^-1 in regression (the diagonal of V), tau_s^-1 in classification (added to every
-        inverted C x C block; must be > 0).
+    noise : tau^-1 in regression (the diagonal of V), tau_s^-1 in classification (must be > 0).
+    smoothing : where tau_s^-1 goes in classification. "diagonal" (default, the authors' code):
+        V = Cov + s I over all C*S rows, the regression formula with C columns per point (a
+        picked point's own rows leave V). "block" (the paper's text): V = Cov, and s I is added
+        to each C x C block that is inverted. Regression accepts only "diagonal".
     dtype : computation precision (float64 by default).
 
     Returns
@@ -175,8 +188,9 @@ def deimos_batch(preds, batch_size, *, candidates=None, noise=0.0, dtype=torch.f
     picked : (b,) int64 indices into the S points, in pick order.
     gains : (b,) float64, the trace reduction of V caused by each pick.
     """
-    phi, regression, s, cand, batch_size = _validate(preds, batch_size, candidates, noise, dtype)
-    blocks = _CandidateBlocks(phi, cand, s, regression)
+    phi, drop_rows, s, cand, batch_size = _validate(preds, batch_size, candidates, noise, dtype,
+                                                    smoothing)
+    blocks = _CandidateBlocks(phi, cand, s, drop_rows)
     available = torch.ones(len(cand), dtype=torch.bool, device=phi.device)
     picked, gains = [], []
     level = None  # the best score just after the last refresh
@@ -200,11 +214,12 @@ def deimos_batch(preds, batch_size, *, candidates=None, noise=0.0, dtype=torch.f
     return np.asarray(picked, dtype=np.int64), np.asarray(gains, dtype=np.float64)
 
 
-def deimos_scores(preds, *, candidates=None, noise=0.0, dtype=torch.float64) -> np.ndarray:
+def deimos_scores(preds, *, candidates=None, noise=0.0, smoothing=DEFAULT_SMOOTHING,
+                  dtype=torch.float64) -> np.ndarray:
     """EI of every candidate under the current V (the first step of Algorithm 1), in O(N C^2 J).
 
     Same arguments as :func:`deimos_batch`; returns (N,) float64 in the order of ``candidates``.
     """
-    phi, regression, s, cand, _ = _validate(preds, 1, candidates, noise, dtype)
-    score, _ = _CandidateBlocks(phi, cand, s, regression).scores()
+    phi, drop_rows, s, cand, _ = _validate(preds, 1, candidates, noise, dtype, smoothing)
+    score, _ = _CandidateBlocks(phi, cand, s, drop_rows).scores()
     return score.cpu().numpy().astype(np.float64)

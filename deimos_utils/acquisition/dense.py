@@ -24,6 +24,28 @@ from .._checks import (
 #: is treated as already known: its gain is 0 and it is never conditioned on.
 DEGENERATE_RTOL = 1e-12
 
+#: where the noise tau_s^-1 goes in classification (regression is always "diagonal"):
+#: "diagonal" (the authors' code): V = Cov + s I over all C*S rows, so classification is the
+#: regression formula with C columns per point, and a picked point's own rows leave V;
+#: "block" (the paper's text): V = Cov, and s I is added to each C x C block that is inverted.
+SMOOTHINGS = ("diagonal", "block")
+DEFAULT_SMOOTHING = "diagonal"
+
+
+def check_smoothing(smoothing, regression: bool) -> str:
+    """``smoothing`` checked against :data:`SMOOTHINGS`; "block" is refused in regression."""
+    if not isinstance(smoothing, str) or smoothing not in SMOOTHINGS:
+        raise ValueError(
+            f"smoothing must be one of {', '.join(repr(m) for m in SMOOTHINGS)}, got "
+            f"{smoothing!r} (the amount tau_s^-1 is the noise argument)"
+        )
+    if regression and smoothing != "diagonal":
+        raise ValueError(
+            "smoothing='block' applies to classification only: in regression the noise tau^-1 "
+            "is always on the diagonal of V (eq. 3); use smoothing='diagonal'"
+        )
+    return smoothing
+
 
 def predictive_covariance(preds, noise: float = 0.0) -> np.ndarray:
     """The dense predictive covariance V of eq. 3.
@@ -31,8 +53,9 @@ def predictive_covariance(preds, noise: float = 0.0) -> np.ndarray:
     Parameters
     ----------
     preds : (S, J) regression predictions or (S, C, J) class probabilities over J masks.
-    noise : added to the diagonal of V (tau^-1 in regression). In classification eq. 3 has no
-        diagonal term: leave it 0 and pass tau_s^-1 as ``smoothing`` to the greedy functions.
+    noise : added to the whole diagonal of V (tau^-1 in regression). The greedy functions below
+        can add it instead (their ``noise`` and ``smoothing`` arguments), which is the only way
+        to get the paper's block smoothing in classification.
 
     Returns
     -------
@@ -49,7 +72,8 @@ def predictive_covariance(preds, noise: float = 0.0) -> np.ndarray:
     return V
 
 
-def _check_dense(V, n_classes, smoothing, candidates):
+def _check_dense(V, n_classes, noise, smoothing, candidates):
+    """Checked inputs; V with ``noise`` on its diagonal ("diagonal") and the block noise."""
     V = as_float_array(V, "V", ndims=(2,))
     if V.shape[0] != V.shape[1]:
         raise ValueError(f"V must be square, got shape {V.shape}")
@@ -60,24 +84,30 @@ def _check_dense(V, n_classes, smoothing, candidates):
         )
     if not np.allclose(V, V.T, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(V).max())):
         raise ValueError("V must be symmetric")
-    smoothing = check_nonnegative(smoothing, "smoothing")
+    noise = check_nonnegative(noise, "noise")
+    smoothing = check_smoothing(smoothing, regression=n_classes == 1)
     n_points = V.shape[0] // n_classes
     cand = check_candidates(candidates, n_points)
-    return V.copy(), n_classes, smoothing, n_points, cand
+    V = V.copy()
+    if smoothing == "diagonal":
+        V[np.diag_indices_from(V)] += noise
+        noise = 0.0
+    return V, n_classes, noise, n_points, cand
 
 
-def _block_gain(V, n, n_classes, smoothing, floor):
+def _block_gain(V, n, n_classes, block_noise, floor):
     """Trace reduction of conditioning V on point n, and the factors needed for the update."""
     cols = slice(n * n_classes, (n + 1) * n_classes)
     Vn = V[:, cols]  # (S*C, C)
-    H = V[cols, cols] + smoothing * np.eye(n_classes)
+    H = V[cols, cols] + block_noise * np.eye(n_classes)
     if np.trace(H) <= floor:
         return 0.0, None
     HinvVnT = np.linalg.solve(H, Vn.T)  # (C, S*C)
     return float(np.einsum("ik,ki->", Vn, HinvVnT)), (Vn, HinvVnT)
 
 
-def greedy_batch_dense(V, batch_size, *, n_classes=1, smoothing=0.0, candidates=None):
+def greedy_batch_dense(V, batch_size, *, n_classes=1, noise=0.0, smoothing=DEFAULT_SMOOTHING,
+                       candidates=None):
     """Algorithm 1, literally: pick the candidate of largest EI, condition V on it, repeat.
 
     Parameters
@@ -85,7 +115,10 @@ def greedy_batch_dense(V, batch_size, *, n_classes=1, smoothing=0.0, candidates=
     V : (S*C, S*C) predictive covariance, point-major (see :func:`predictive_covariance`).
     batch_size : number of points to pick.
     n_classes : C (1 for regression).
-    smoothing : tau_s^-1, added to every C x C block that is inverted (classification).
+    noise : tau^-1 or tau_s^-1, added to V as ``smoothing`` says (0: V is used as given).
+    smoothing : "diagonal": V <- V + noise I, EI(n) = tr(V_n V_nn^-1 V_n^T); "block"
+        (classification only): EI(n) = tr(V_n (V_nn + noise I)^-1 V_n^T). See
+        :data:`SMOOTHINGS`.
     candidates : indices of the points that may be picked (default: all S).
 
     Returns
@@ -93,7 +126,7 @@ def greedy_batch_dense(V, batch_size, *, n_classes=1, smoothing=0.0, candidates=
     picked : (batch_size,) int64, point indices in pick order.
     gains : (batch_size,) float64, the trace reduction of each pick.
     """
-    V, C, smoothing, n_points, cand = _check_dense(V, n_classes, smoothing, candidates)
+    V, C, block_noise, n_points, cand = _check_dense(V, n_classes, noise, smoothing, candidates)
     batch_size = check_batch_size(batch_size, len(cand))
     floor = DEGENERATE_RTOL * max(float(np.abs(np.diag(V)).max()), 1e-300) * C
     available = np.ones(len(cand), dtype=bool)
@@ -102,7 +135,7 @@ def greedy_batch_dense(V, batch_size, *, n_classes=1, smoothing=0.0, candidates=
         scores = np.full(len(cand), -np.inf)
         factors = {}
         for pos in np.flatnonzero(available):
-            scores[pos], factors[pos] = _block_gain(V, cand[pos], C, smoothing, floor)
+            scores[pos], factors[pos] = _block_gain(V, cand[pos], C, block_noise, floor)
         best = int(np.argmax(scores))
         available[best] = False
         picked.append(int(cand[best]))
@@ -113,27 +146,29 @@ def greedy_batch_dense(V, batch_size, *, n_classes=1, smoothing=0.0, candidates=
     return np.asarray(picked, dtype=np.int64), np.asarray(gains, dtype=np.float64)
 
 
-def batch_trace_reduction(V, batch, *, n_classes=1, smoothing=0.0) -> float:
+def batch_trace_reduction(V, batch, *, n_classes=1, noise=0.0,
+                          smoothing=DEFAULT_SMOOTHING) -> float:
     """Total trace reduction of conditioning V on all points of ``batch`` at once.
 
-    ``tr(V_B (V_BB + smoothing I)^-1 V_B^T)``, with V_B the columns of the batch's points. It equals
-    the sum of the sequential gains of Algorithm 1 for that batch, in any order.
+    ``tr(V_B (V_BB + s I)^-1 V_B^T)``, with V_B the columns of the batch's points and ``noise``
+    added as in :func:`greedy_batch_dense` ("block": s = noise; "diagonal": V <- V + noise I,
+    s = 0). It equals the sum of the sequential gains of Algorithm 1 for that batch, in any
+    order.
     """
-    V = np.asarray(V, dtype=np.float64)
-    C = int(n_classes)
+    V, C, block_noise, _, _ = _check_dense(V, n_classes, noise, smoothing, None)
     cols = np.concatenate([np.arange(n * C, (n + 1) * C) for n in batch])
     VB = V[:, cols]
-    H = V[np.ix_(cols, cols)] + smoothing * np.eye(len(cols))
+    H = V[np.ix_(cols, cols)] + block_noise * np.eye(len(cols))
     return float(np.einsum("ik,ki->", VB, np.linalg.lstsq(H, VB.T, rcond=None)[0]))
 
 
-def optimal_batch_bruteforce(V, batch_size, *, n_classes=1, smoothing=0.0, candidates=None,
-                             chunk_size=4096):
+def optimal_batch_bruteforce(V, batch_size, *, n_classes=1, noise=0.0,
+                             smoothing=DEFAULT_SMOOTHING, candidates=None, chunk_size=4096):
     """The batch of largest total trace reduction, by trying every subset of the candidates.
 
-    Each subset B is scored as ``tr((V_BB + smoothing I)^-1 (V^T V)_BB)`` (the joint trace
-    reduction), ``chunk_size`` subsets at a time. Cost grows as (n_candidates choose batch_size):
-    keep pools small (a few dozen points).
+    Each subset B is scored as ``tr((V_BB + s I)^-1 (V^T V)_BB)`` (the joint trace reduction;
+    ``noise`` and ``smoothing`` as in :func:`greedy_batch_dense`), ``chunk_size`` subsets at a
+    time. Cost grows as (n_candidates choose batch_size): keep pools small (a few dozen points).
 
     Returns
     -------
@@ -141,11 +176,11 @@ def optimal_batch_bruteforce(V, batch_size, *, n_classes=1, smoothing=0.0, candi
         lexicographic order among equals).
     total_gain : float, its total trace reduction.
     """
-    V, C, smoothing, n_points, cand = _check_dense(V, n_classes, smoothing, candidates)
+    V, C, block_noise, n_points, cand = _check_dense(V, n_classes, noise, smoothing, candidates)
     batch_size = check_batch_size(batch_size, len(cand))
     K = V.T @ V
     offsets = np.arange(C)
-    eye = smoothing * np.eye(batch_size * C)
+    eye = block_noise * np.eye(batch_size * C)
     combos = itertools.combinations(sorted(cand.tolist()), batch_size)
     best, best_gain = None, -np.inf
     while True:

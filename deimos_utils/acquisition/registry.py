@@ -26,6 +26,7 @@ import torch
 
 from .._checks import check_batch_size, check_nonnegative
 from .batchbald import batchbald_batch
+from .dense import DEFAULT_SMOOTHING
 from .kcenter import kcenter_batch
 from .scores import bald_scores, entropy_scores, top_k, variance_scores
 
@@ -64,6 +65,10 @@ class AcquisitionContext:
         (its labelled points).
     noise : float
         tau^-1 (regression) or tau_s^-1 (classification) for DEIMOS.
+    smoothing : str
+        Where DEIMOS puts tau_s^-1 in classification: ``"diagonal"`` (the authors' code) or
+        ``"block"`` (the paper's text); see :func:`~deimos_utils.acquisition.deimos_batch`.
+        Regression accepts only ``"diagonal"``.
     emb_labelled : (L, D), optional
         Embeddings of the labelled points (k-center).
     emb_candidates : (N, D), optional
@@ -78,6 +83,7 @@ class AcquisitionContext:
     cand_preds: ArrayLike | None = None
     extra_preds: ArrayLike | None = None
     noise: float = 0.0
+    smoothing: str = DEFAULT_SMOOTHING
     emb_labelled: ArrayLike | None = None
     emb_candidates: ArrayLike | None = None
     n_candidates: int | None = None
@@ -221,7 +227,8 @@ def _deimos(ctx: AcquisitionContext) -> np.ndarray:
     noise = check_nonnegative(ctx.noise, "ctx.noise")
     n = _shape(ctx.cand_preds)[0]
     preds = _concat_preds(ctx.cand_preds, ctx.extra_preds)
-    picked, _ = deimos_batch(preds, ctx.batch_size, candidates=np.arange(n), noise=noise)
+    picked, _ = deimos_batch(preds, ctx.batch_size, candidates=np.arange(n), noise=noise,
+                             smoothing=ctx.smoothing)
     if isinstance(picked, torch.Tensor):
         picked = picked.detach().cpu().numpy()
     return np.asarray(picked, dtype=np.int64)
