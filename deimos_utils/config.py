@@ -30,6 +30,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .acquisition.dense import DEFAULT_SMOOTHING, SMOOTHINGS
+from .training import OPTIMIZERS
+
 __all__ = [
     "ALData",
     "ExperimentConfig",
@@ -44,7 +47,6 @@ __all__ = [
 ]
 
 PRESETS = ("quick", "cpu", "paper")
-OPTIMIZERS = ("adam", "rmsprop")
 DATASETS = ("mnist", "splicing", "utkface", "custom")
 TASKS = ("classification", "regression")
 
@@ -248,7 +250,7 @@ class ExperimentConfig:
     standardize_y: bool = True
     noise_fraction: float = 0.01
     noise: float | None = None
-    smoothing: str = "diagonal"
+    smoothing: str = DEFAULT_SMOOTHING
     optimizer: str = "adam"
     test_mc_passes: int = 0
     initial_set: str = "random"
@@ -326,7 +328,7 @@ class ExperimentConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not (np.isfinite(v) and v > 0):
                 self._fail(name, f"must be a finite number > 0, got {v!r}")
-        choices = {"smoothing": ("diagonal", "block"), "optimizer": OPTIMIZERS,
+        choices = {"smoothing": SMOOTHINGS, "optimizer": OPTIMIZERS,
                    "initial_set": ("random", "authors")}
         for name, valid in choices.items():
             if getattr(self, name) not in valid:

@@ -515,8 +515,7 @@ def _acquire(acquisition, model, data: ALData, state: RunState, config: Experime
     if len(cand) < b:
         raise ValueError(f"only {len(cand)} unlabelled pool points are left for a batch of {b}")
     ctx = AcquisitionContext(batch_size=b, rng=make_rng(seed, "acquire", it), task=task,
-                             noise=noise, n_candidates=len(cand))
-    ctx.smoothing = config.smoothing
+                             noise=noise, n_candidates=len(cand), smoothing=config.smoothing)
     cand_preds = None
     if "preds" in acquisition.needs:
         use_extra = acquisition.name == "deimos" and len(extra) > 0
