@@ -264,28 +264,6 @@ def _sidecar(config: ExperimentConfig, method: str, seed: int, data: ALData,
     }
 
 
-def _check_sidecar(path: Path, expected: dict) -> None:
-    import json
-
-    if not path.exists():
-        return
-    stored = json.loads(path.read_text())
-    if stored != json.loads(json.dumps(expected)):
-        diff = []
-        for k in sorted(set(stored.get("config", {})) | set(expected["config"])):
-            a, b = stored.get("config", {}).get(k), json.loads(json.dumps(expected["config"])).get(k)
-            if a != b:
-                diff.append(f"{k}: recorded {a!r}, now {b!r}")
-        for k in ("method", "seed", "data", "initial_ids", "validation_ids"):
-            if stored.get(k) != json.loads(json.dumps(expected[k])):
-                diff.append(f"{k} differs")
-        raise ValueError(
-            f"{path.with_suffix('.csv')} was written with another configuration or dataset "
-            f"({'; '.join(diff)}). Use another results_dir, set config tag=..., or delete the "
-            "run's .csv and .json to start it again."
-        )
-
-
 def _predict(model, x, config, seed, iteration, task):
     return mc_predict(model, x, n_masks=config.n_masks, seed=derive_seed(seed, "masks", iteration),
                       batch_size=config.predict_batch_size, task=task)
@@ -355,11 +333,8 @@ def run_experiment(
 
     path = run_results_path(config, method, seed, results_dir)
     sidecar = _sidecar(config, method, seed, data, initial, validation)
-    _check_sidecar(path.with_suffix(".json"), sidecar)
     table = store.RunTable(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    store.write_json_atomic(path.with_suffix(".json"), sidecar)
-    rows = table.open()
+    rows = table.open(sidecar)  # one writer per table (RunLockedError); rows and sidecar checked
 
     n_iter = config.n_iterations
     # Replay: every complete row with picks; a final row without picks is redone when the
@@ -444,6 +419,7 @@ def run_experiment(
             bar.set_postfix({main: f"{row[main]:.4f}"}, refresh=False)
     finally:
         bar.close()
+        table.close()
     out = store.read_table(path)
     # a table written by a longer run of the same configuration is left alone
     return out[out["iteration"] <= n_iter].reset_index(drop=True)
