@@ -1,13 +1,31 @@
 """Input validation shared by every public function: one place, one wording.
 
 Every check raises ``ValueError`` with a message that names the argument and the problem.
+:func:`warn_if_no_variance` warns (:class:`NoVarianceWarning`) where an input is valid but
+would make every acquisition score zero.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
 import torch
+
+PROB_SUM_ATOL = 1e-4  # float32 softmax outputs sum to 1 within ~1e-6; 1e-4 leaves ample room
+
+
+class NoVarianceWarning(UserWarning):
+    """MC-dropout predictions that do not vary across the masks: every uncertainty is 0."""
+
+
+def check_float_dtype(dtype, name: str = "dtype") -> None:
+    """``dtype`` must be a floating-point torch dtype (e.g. ``torch.float64``)."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(
+            f"{name} must be a floating-point torch dtype such as torch.float64 or torch.float32, "
+            f"got {dtype!r}"
+        )
 
 
 def as_float_array(x, name: str, ndims: Sequence[int], dtype=np.float64) -> np.ndarray:
@@ -28,6 +46,7 @@ def as_float_array(x, name: str, ndims: Sequence[int], dtype=np.float64) -> np.n
 
 def as_float_tensor(x, name: str, ndims: Sequence[int], dtype=torch.float64) -> torch.Tensor:
     """``x`` as a finite torch tensor of ``dtype``, kept on its device if it already is a tensor."""
+    check_float_dtype(dtype)
     if isinstance(x, torch.Tensor):
         t = x.detach().to(dtype)
     else:
@@ -102,3 +121,65 @@ def check_nonnegative(value, name: str) -> float:
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return value
+
+
+def check_probabilities(t: torch.Tensor, name: str = "probs", atol: float = PROB_SUM_ATOL) -> None:
+    """(N, C, J) class probabilities: C >= 2, no negative value, sums over C within ``atol`` of 1.
+
+    Catches logits (or log-probabilities) passed where softmax outputs belong, and regression
+    predictions given a class axis of 1.
+    """
+    n, c, j = t.shape
+    if c < 2:
+        raise ValueError(
+            f"{name} must hold the probabilities of C >= 2 classes on axis 1, got shape "
+            f"{tuple(t.shape)} (C = {c}); regression predictions are (N, J)"
+        )
+    if j < 1:
+        raise ValueError(f"{name} must have at least 1 MC-dropout mask (last axis), got shape {tuple(t.shape)}")
+    if n == 0:
+        return
+    if bool((t < 0).any()):
+        raise ValueError(
+            f"{name} holds negative values (min {float(t.min()):.3g}): class probabilities are "
+            "softmax outputs; were logits passed? apply torch.softmax over the class axis (1)"
+        )
+    worst = float((t.sum(dim=1) - 1.0).abs().max())
+    if worst > atol:
+        raise ValueError(
+            f"{name} must sum to 1 over the classes (axis 1); the worst (point, mask) is off by "
+            f"{worst:.3g} (tolerance {atol:g}): were logits passed? apply torch.softmax over axis 1"
+        )
+
+
+def warn_if_no_variance(t: torch.Tensor, name: str, cause: str = "", stacklevel: int = 3) -> bool:
+    """Warn when predictions ``(N, ..., J)`` are identical across the J masks for every point
+    (up to 64 ulps of their dtype, relative to the largest magnitude).
+
+    Then every MC-dropout uncertainty is 0: DEIMOS's gains, BALD, maximum variance all score 0
+    and the batch is simply the first candidates. Returns whether it warned.
+    """
+    if t.ndim < 2 or t.shape[-1] < 2 or t.numel() == 0:
+        return False
+    # the same network on identical rows may differ in the last bits (batched kernels)
+    eps = torch.finfo(t.dtype).eps if t.is_floating_point() else 0.0
+    tol = 64 * eps * max(1.0, float(t.abs().max()))
+    if float((t.amax(dim=-1) - t.amin(dim=-1)).abs().max()) > tol:
+        return False
+    why = cause or "dropout is off, p = 0, or the dropout layers do not reach the output"
+    warnings.warn(
+        f"{name}: the predictions are the same under all {t.shape[-1]} MC-dropout masks ({why}); "
+        "every uncertainty and acquisition gain is 0, so the picks are arbitrary. Use dropout "
+        "with p > 0 before the output layer.",
+        NoVarianceWarning, stacklevel=stacklevel,
+    )
+    return True
+
+
+def check_mc_predictions(t: torch.Tensor, name: str = "preds") -> None:
+    """MC predictions ``(N, J)`` (regression) or ``(N, C, J)`` (class probabilities): the
+    probabilities are checked (:func:`check_probabilities`) and predictions without any
+    variance across the masks warned about (:func:`warn_if_no_variance`)."""
+    if t.ndim == 3:
+        check_probabilities(t, name)
+    warn_if_no_variance(t, name, stacklevel=4)

@@ -459,7 +459,7 @@ _M09 = ("deimos", "batchbald", "max_entropy", "random")
 # settings"): epochs (CPU_EPOCHS, set by the rule in notebooks 03-06 and measured by
 # benchmarks/epoch_rule.py), candidates per iteration (>= 1,000), a fixed test subset
 # (>= 2,000 points), UTKFace resolution (64 px) and MC passes for the test metric (20).
-CPU_EPOCHS = {"mnist_7v9": 25, "mnist_0to9": 300, "splicing": 300, "utkface": 250}
+CPU_EPOCHS = {"mnist_7v9": 25, "mnist_0to9": 75, "splicing": 300, "utkface": 250}
 _CPU = dict(n_candidates=1000, n_test=2000, test_mc_passes=20)
 # quick preset: the same models and protocol at CI size (seconds per run)
 _QUICK = dict(n_candidates=50, n_test=200, test_mc_passes=5, train_epochs=2, train_steps=10,

@@ -38,6 +38,7 @@ from .calibration import noise_from_validation, uncertainty_quality, weight_deca
 from .config import ALData, ExperimentConfig, split_test
 from .mc_dropout import embed, mc_predict
 from .models import build_model
+from .provenance import run_provenance
 from .runtime import default_device, derive_seed, make_rng, progress_bar
 from .stats import batch_diversity
 from .store import load_results, results_path
@@ -284,40 +285,19 @@ def run_results_path(config: ExperimentConfig, method: str, seed: int, results_d
 
 
 def _sidecar(config: ExperimentConfig, method: str, seed: int, data: ALData,
-             initial: np.ndarray, validation: np.ndarray) -> dict:
+             initial: np.ndarray, validation: np.ndarray, device=None) -> dict:
     cfg = config.to_dict()
     for k in _RESUMABLE_FIELDS:
         cfg.pop(k)
     return {
         "config": cfg,
+        "provenance": [run_provenance(device)],
         "method": method,
         "seed": int(seed),
         "data": {"name": data.name, "n_pool": data.n_pool, "n_test": data.n_test},
         "initial_ids": data.pool_ids[initial].tolist(),
         "validation_ids": data.pool_ids[validation].tolist(),
     }
-
-
-def _check_sidecar(path: Path, expected: dict) -> None:
-    import json
-
-    if not path.exists():
-        return
-    stored = json.loads(path.read_text())
-    if stored != json.loads(json.dumps(expected)):
-        diff = []
-        for k in sorted(set(stored.get("config", {})) | set(expected["config"])):
-            a, b = stored.get("config", {}).get(k), json.loads(json.dumps(expected["config"])).get(k)
-            if a != b:
-                diff.append(f"{k}: recorded {a!r}, now {b!r}")
-        for k in ("method", "seed", "data", "initial_ids", "validation_ids"):
-            if stored.get(k) != json.loads(json.dumps(expected[k])):
-                diff.append(f"{k} differs")
-        raise ValueError(
-            f"{path.with_suffix('.csv')} was written with another configuration or dataset "
-            f"({'; '.join(diff)}). Use another results_dir, set config tag=..., or delete the "
-            "run's .csv and .json to start it again."
-        )
 
 
 def _noise(config: ExperimentConfig, preds_val: torch.Tensor, y_std: float) -> float:
@@ -410,12 +390,9 @@ def run_experiment(
         y_mean, y_std = 0.0, 1.0
 
     path = run_results_path(config, method, seed, results_dir)
-    sidecar = _sidecar(config, method, seed, data, initial, validation)
-    _check_sidecar(path.with_suffix(".json"), sidecar)
+    sidecar = _sidecar(config, method, seed, data, initial, validation, device)
     table = store.RunTable(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    store.write_json_atomic(path.with_suffix(".json"), sidecar)
-    rows = table.open()
+    rows = table.open(sidecar)  # one writer per table (RunLockedError); rows and sidecar checked
 
     n_iter = config.n_iterations
     # Replay: every complete row with picks; a final row without picks is redone when the
@@ -500,6 +477,7 @@ def run_experiment(
             bar.set_postfix({main: f"{row[main]:.4f}"}, refresh=False)
     finally:
         bar.close()
+        table.close()
     out = store.read_table(path)
     # a table written by a longer run of the same configuration is left alone
     return out[out["iteration"] <= n_iter].reset_index(drop=True)

@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ._checks import warn_if_no_variance
 from .runtime import derive_seed, progress_bar
 
 __all__ = [
@@ -335,6 +336,8 @@ def mc_predict(
     -------
     torch.Tensor on the model's device, the model's output dtype:
     ``(N, J)`` regression predictions, or ``(N, C, J)`` softmax class probabilities.
+    A :class:`~deimos_utils._checks.NoVarianceWarning` says when they are the same under every
+    mask (dropout p = 0, say): every uncertainty-based acquisition then scores 0.
     """
     task = _check_task(task)
     batch_size = _check_batch_size(batch_size)
@@ -367,7 +370,10 @@ def mc_predict(
                 pieces.append(out.reshape(n_masks, B).transpose(0, 1))
             else:
                 pieces.append(torch.softmax(out, dim=-1).permute(1, 2, 0))
-    return torch.cat(pieces, dim=0).contiguous()
+    preds = torch.cat(pieces, dim=0).contiguous()
+    all_zero = all(layer.p == 0.0 for layer in dropout_layers(model))
+    warn_if_no_variance(preds, "mc_predict", "every dropout layer of the model has p = 0" if all_zero else "")
+    return preds
 
 
 def mc_predict_reference(

@@ -517,3 +517,41 @@ def test_evaluate_literal():
     r = evaluate(Const(0.5), x, torch.tensor([10.0, 12.0, 8.0, 11.0]), "regression", y_mean=10.0, y_std=2.0)
     # prediction 0.5 * 2 + 10 = 11
     assert r["test_mse"] == pytest.approx((1 + 1 + 9 + 0) / 4) and r["test_rmse"] == pytest.approx(np.sqrt(11 / 4))
+
+
+# ------------------------------------------------------------------------------------ nothing silent
+
+def test_a_copied_row_is_refused_on_resume(tmp_path):
+    cfg, data = toy_config(n_acquired=4), toy_data()
+    run(cfg, "random", tmp_path, data=data)
+    path = loop.run_results_path(cfg, "random", 0, tmp_path)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines) + lines[-1])
+    for extended in (cfg, toy_config(n_acquired=6)):
+        with pytest.raises(ValueError, match=r"random__seed0.csv, line 5: .*repeated iteration"):
+            run(extended, "random", tmp_path, data=data)
+    with pytest.raises(ValueError, match="repeated iteration"):
+        loop.load_results("toy", tmp_path)
+
+
+def test_a_table_without_its_sidecar_is_not_continued(tmp_path):
+    data = toy_data()
+    run(toy_config(n_acquired=2), "random", tmp_path, data=data)
+    path = loop.run_results_path(toy_config(), "random", 0, tmp_path)
+    path.with_suffix(".json").unlink()
+    rows = path.read_bytes()
+    with pytest.raises(ValueError, match="random__seed0.json is missing"):
+        run(toy_config(n_acquired=4, n_candidates=25), "random", tmp_path, data=data)
+    assert path.read_bytes() == rows and not path.with_suffix(".json").exists()
+    # the lock was released with the error: the same thread can start the run again
+    path.unlink()
+    assert len(run(toy_config(n_acquired=2, n_candidates=25), "random", tmp_path, data=data)) == 2
+
+
+def test_regression_without_dropout_warns(tmp_path):
+    from deimos_utils._checks import NoVarianceWarning
+
+    cfg = toy_config(task="regression", methods=("deimos",), dropout=0.0, n_acquired=2,
+                     noise_fraction=0.1)
+    with pytest.warns(NoVarianceWarning, match="p = 0"):
+        run(cfg, "deimos", tmp_path, data=toy_data("regression"))

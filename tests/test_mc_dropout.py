@@ -334,3 +334,19 @@ def test_cuda_matches_cpu():
     gpu = mc_predict(model.cuda(), X, n_masks=5, seed=7)
     assert gpu.device.type == "cuda"
     torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-4, rtol=0)
+
+
+def test_mc_predict_warns_when_dropout_is_off():
+    import warnings
+
+    from deimos_utils._checks import NoVarianceWarning
+    from deimos_utils.models import MLP
+
+    torch.manual_seed(0)
+    x = torch.randn(30, 4)
+    with pytest.warns(NoVarianceWarning, match="every dropout layer of the model has p = 0"):
+        preds = mc_predict(MLP(4, hidden=(16, 16), p=0.0), x, n_masks=8, batch_size=7)
+    assert preds.shape == (30, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoVarianceWarning)
+        mc_predict(MLP(4, hidden=(16, 16), p=0.1), x, n_masks=8)

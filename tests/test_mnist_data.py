@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from deimos_utils.data import mnist
-from deimos_utils.data.paths import MissingDataError
+from deimos_utils.data.paths import DamagedDataError, MissingDataError
 
 REAL = Path("/work/shared/data")
 HAVE_REAL = all((REAL / f).is_file() for f in mnist.MNIST_FILES)
@@ -120,3 +120,65 @@ def test_run_without_mnist_fails_before_training(tmp_path, monkeypatch):
                             results_dir=tmp_path / "res", progress=False)
     assert str(tmp_path / "empty" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz") in str(err.value)
     assert not (tmp_path / "res").exists()
+
+
+# --- verified files, in both layouts -----------------------------------------------------------
+
+def _unpack_real(tmp_path) -> Path:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in mnist.MNIST_RAW:
+        with gzip.open(REAL / "MNIST" / "raw" / f"{name}.gz") as fh:
+            (raw / name).write_bytes(fh.read())
+    return raw
+
+
+def test_damaged_downloads_are_named_not_read(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def no_torchvision(*a, **k):
+        raise AssertionError("a damaged file must not be handed to torchvision")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", no_torchvision)
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in mnist.MNIST_GZ:  # four files of the right names, not MNIST's
+        with gzip.open(raw / name, "wb") as fh:
+            fh.write(idx_bytes(np.zeros(3, dtype=np.uint8)))
+    with pytest.raises(DamagedDataError) as err:
+        mnist.load_mnist(tmp_path, download=True)
+    msg = str(err.value)
+    assert isinstance(err.value, MissingDataError)
+    assert f"{raw / 't10k-labels-idx1-ubyte.gz'} has " in msg and "bytes, expected 4,542" in msg
+
+
+@pytest.mark.skipif(not HAVE_REAL, reason="real MNIST files not in /work/shared/data")
+def test_unpacked_layout_is_verified_and_read(tmp_path):
+    raw = _unpack_real(tmp_path)
+    unpacked = mnist.load_mnist(tmp_path, download=False)
+    packed = mnist.load_mnist(REAL, download=False)
+    assert unpacked.x_test.shape[0] == 10000 and unpacked.x_pool.shape[0] == 60000
+    assert torch.equal(unpacked.y_test, packed.y_test) and torch.equal(unpacked.x_pool, packed.x_pool)
+    # damaged test labels (3,839 of them no digit): refused, where they once gave 6,161 images
+    labels = raw / "t10k-labels-idx1-ubyte"
+    data = bytearray(labels.read_bytes())
+    data[8:8 + 3839] = b"\xff" * 3839
+    labels.write_bytes(bytes(data))
+    with pytest.raises(DamagedDataError) as err:
+        mnist.load_mnist(tmp_path, download=True)
+    msg = str(err.value)
+    assert f"{labels} has md5 " in msg and "expected 27ae3e4e09519cfbb04c329615203637" in msg
+    labels.write_bytes(bytes(data[:5000]))  # truncated
+    with pytest.raises(DamagedDataError, match="has 5,000 bytes, expected 10,008"):
+        mnist.load_mnist(tmp_path, download=False)
+
+
+@pytest.mark.skipif(not HAVE_REAL, reason="real MNIST files not in /work/shared/data")
+def test_an_intact_layout_is_used_beside_a_damaged_one(tmp_path):
+    raw = _unpack_real(tmp_path)
+    for name in mnist.MNIST_GZ:
+        (raw / name).write_bytes((REAL / "MNIST" / "raw" / name).read_bytes())
+    damaged = raw / "train-labels-idx1-ubyte.gz"
+    damaged.write_bytes(damaged.read_bytes()[:-10] + b"\0" * 10)
+    d = mnist.load_mnist(tmp_path, classes=(7, 9), download=False)  # the unpacked files
+    assert d.class_counts().tolist() == [6265, 5949]

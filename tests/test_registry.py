@@ -198,3 +198,64 @@ def test_deimos_entry_matches_direct_call():
         picked = get_acquisition("deimos")(ctx)
         assert picked.tolist() == np.asarray(direct).tolist()
         assert picked.max() < N
+
+
+# --- nothing silent: probabilities, dtypes, predictions without variance -----------------------
+
+PROB_METHODS = ["deimos", "max_entropy", "bald", "batchbald"]
+
+
+def _logits(rng, n=N):
+    return rng.normal(size=(n, C, J)) * 2
+
+
+@pytest.mark.parametrize("name", PROB_METHODS)
+@pytest.mark.parametrize("bad, match", [
+    ("logits", "negative values .*logits"),
+    ("unnormalised", "must sum to 1 .*logits"),
+    ("one class", "C >= 2 classes"),
+])
+def test_classification_acquisitions_check_probabilities(name, bad, match):
+    rng = np.random.default_rng(3)
+    probs = random_probs(rng, N)
+    preds = {"logits": _logits(rng), "unnormalised": probs * 1.5,
+             "one class": np.ones((N, 1, J))}[bad]
+    with pytest.raises(ValueError, match=match):
+        get_acquisition(name)(make_ctx("classification", cand_preds=preds))
+    assert len(get_acquisition(name)(make_ctx("classification", cand_preds=probs))) == B
+
+
+def test_deimos_batch_checks_probabilities_and_dtype():
+    from deimos_utils.acquisition import deimos_batch, deimos_scores
+
+    rng = np.random.default_rng(4)
+    with pytest.raises(ValueError, match="preds holds negative values"):
+        deimos_batch(_logits(rng), 3, noise=1e-3)
+    with pytest.raises(ValueError, match=r"C >= 2 classes .*\(C = 1\)"):
+        deimos_batch(np.ones((N, 1, J)), 3, noise=1e-3)
+    for dtype in (torch.int64, torch.bool, np.float64, "float64"):
+        with pytest.raises(ValueError, match="dtype must be a floating-point torch dtype"):
+            deimos_batch(random_probs(rng, N), 3, noise=1e-3, dtype=dtype)
+        with pytest.raises(ValueError, match="dtype must be a floating-point"):
+            deimos_scores(rng.normal(size=(N, J)), dtype=dtype)
+    picked, _ = deimos_batch(random_probs(rng, N), 3, noise=1e-3, dtype=torch.float32)
+    assert len(picked) == 3
+
+
+def test_predictions_without_variance_warn():
+    from deimos_utils._checks import NoVarianceWarning
+    from deimos_utils.acquisition import deimos_batch
+
+    rng = np.random.default_rng(5)
+    flat = np.repeat(rng.normal(size=(N, 1)), J, axis=1)  # the same under every mask
+    with pytest.warns(NoVarianceWarning, match="same under all 12 MC-dropout masks"):
+        picked, gains = deimos_batch(flat, 3, noise=0.1)
+    assert picked.tolist() == [0, 1, 2] and np.all(gains == gains[0])  # nothing tells points apart
+    flat_probs = np.repeat(random_probs(rng, N, j=1), J, axis=2)
+    with pytest.warns(NoVarianceWarning):
+        deimos_batch(flat_probs, 3, noise=1e-3)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoVarianceWarning)
+        deimos_batch(rng.normal(size=(N, J)), 3, noise=0.1)  # real spread: no warning

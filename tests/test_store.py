@@ -1,5 +1,8 @@
-"""The results store: exact round trips, partial last lines, corruption, and loading."""
+"""The results store: exact round trips, partial last lines, corruption, loading, one writer."""
+import json
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -7,6 +10,8 @@ import pytest
 
 from deimos_utils import store
 from deimos_utils.store import COLUMNS, RunTable, load_results, read_rows, read_table, results_path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_row(it, method="deimos", seed=0, preset="quick", tag="", picked=(3, 14)):
@@ -81,10 +86,13 @@ def test_partial_last_line_is_dropped_and_cut(tmp_path, cut):
     assert not partial.endswith(b"\n")
     path.write_bytes(partial)
     assert len(read_rows(path)) == 2
-    rows = RunTable(path).open()
+    reopened = RunTable(path)
+    rows = reopened.open()
     assert len(rows) == 2
     assert path.read_bytes() == full[:last_start]  # the partial line is gone from the file
-    table.append(make_row(2))
+    with pytest.raises(RuntimeError, match="does not hold"):
+        table.append(make_row(2))  # the reopened table took the lock over: one writer
+    reopened.append(make_row(2))
     assert path.read_bytes() == full
 
 
@@ -168,3 +176,156 @@ def test_write_json_atomic(tmp_path):
     p = tmp_path / "sub" / "x.json"
     store.write_json_atomic(p, {"b": [1, 2], "a": "x"})
     assert p.read_text().startswith("{") and not list(p.parent.glob("*.tmp*"))
+
+
+# ------------------------------------------------------------------------------------ nothing silent
+
+def _table_with_rows(path, n=3):
+    table = RunTable(path)
+    table.open()
+    for i in range(n):
+        table.append(make_row(i))
+    table.close()
+    return path
+
+
+def test_a_copied_last_row_is_refused_on_read_and_on_open(tmp_path):
+    path = _table_with_rows(tmp_path / "t.csv")
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines) + lines[-1])  # the last row once more
+    before = path.read_bytes()
+    for call in (read_rows, read_table, lambda p: RunTable(p).open()):
+        with pytest.raises(ValueError) as err:
+            call(path)
+        msg = str(err.value)
+        assert str(path) in msg and "line 5" in msg and "repeated iteration" in msg
+        assert "head -n 4" in msg
+    assert path.read_bytes() == before  # nothing cut or written
+
+
+def test_out_of_order_and_foreign_rows_are_refused(tmp_path):
+    path = tmp_path / "t.csv"
+    table = RunTable(path)
+    table.open()
+    for i in (0, 2, 1):
+        table.append(make_row(i))
+    with pytest.raises(ValueError, match=r"line 3: iteration '2' where iteration 1 belongs \(a missing"):
+        read_rows(path)
+    table.truncate_rows(1)
+    table.append(make_row(1, seed=4))
+    with pytest.raises(ValueError, match=r"line 3: a row of another run \(seed '4'"):
+        read_table(path)
+
+
+def test_load_results_refuses_a_damaged_table(tmp_path):
+    path = _table_with_rows(results_path(tmp_path, "toy", "quick", "deimos", 0))
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:2] + lines[1:]))  # row 0 twice
+    with pytest.raises(ValueError, match="deimos__seed0.csv, line 3"):
+        load_results("toy", tmp_path)
+
+
+SIDECAR = {"config": {"n_candidates": 20}, "method": "deimos", "seed": 0}
+
+
+def test_table_without_its_sidecar_is_refused(tmp_path):
+    path = tmp_path / "t.csv"
+    table = RunTable(path)
+    assert table.open(SIDECAR) == []
+    table.append(make_row(0))
+    table.close()
+    assert store.read_sidecar(path.with_suffix(".json")) == SIDECAR
+    path.with_suffix(".json").unlink()
+    with pytest.raises(ValueError) as err:
+        RunTable(path).open(dict(SIDECAR, config={"n_candidates": 25}))
+    msg = str(err.value)
+    assert "t.json is missing" in msg and "Restore" in msg and f"delete {path}" in msg
+    assert not path.with_suffix(".json").exists()  # nothing was written
+
+
+def test_other_and_damaged_sidecars_are_named(tmp_path):
+    path = tmp_path / "t.csv"
+    RunTable(path).open(SIDECAR)
+    with pytest.raises(ValueError, match="n_candidates: recorded 20, now 25"):
+        RunTable(path).open(dict(SIDECAR, config={"n_candidates": 25}))
+    json_path = path.with_suffix(".json")
+    json_path.write_text(json_path.read_text()[:10])  # truncated
+    for call in (lambda: RunTable(path).open(SIDECAR), lambda: store.read_sidecar(json_path)):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(json_path) in str(err.value) and "not a valid JSON object" in str(err.value)
+    json_path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="a list, not an object"):
+        RunTable(path).open(SIDECAR)
+
+
+def test_one_writer_per_table_in_a_process(tmp_path):
+    import threading
+
+    path = tmp_path / "t.csv"
+    first = RunTable(path)
+    first.open()
+    owner = json.loads(first.lock.owner_file.read_text())
+    assert owner["pid"] == os.getpid() and owner["host"] and "command" in owner
+    errors = []
+
+    def other_thread():
+        try:
+            RunTable(path).open()
+        except store.RunLockedError as err:
+            errors.append(str(err))
+
+    t = threading.Thread(target=other_thread, name="second-writer")
+    t.start()
+    t.join()
+    assert len(errors) == 1 and str(path) in errors[0] and "thread 'MainThread'" in errors[0]
+    first.close()
+    assert not first.lock.owner_file.exists()
+    with pytest.raises(RuntimeError, match="does not hold"):
+        first.append(make_row(0))
+    # a table left open by an earlier call of this thread (it raised) is taken over
+    stale = RunTable(path)
+    stale.open()
+    again = RunTable(path)
+    again.open()
+    again.append(make_row(0))
+    with pytest.raises(RuntimeError, match="does not hold"):
+        stale.append(make_row(1))
+
+
+HOLDER = """
+import sys, time
+from deimos_utils.store import RunTable
+t = RunTable(sys.argv[1])
+t.open()
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_second_process_is_refused_and_a_killed_holder_frees_the_table(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.csv"
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + sys.path))
+    proc = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE,
+                            env=env, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(store.RunLockedError) as err:
+            RunTable(path).open()
+        msg = str(err.value)
+        assert str(path) in msg and f"pid {proc.pid} on host " in msg and "holder.py" in msg
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        table = RunTable(path)  # the kernel dropped the dead holder's lock
+        assert table.open() == []
+        assert json.loads(table.lock.owner_file.read_text())["pid"] == os.getpid()
+        table.close()
+    finally:
+        proc.kill()
+        proc.wait()

@@ -104,6 +104,7 @@ def _reference_pixels(data: bytes, r: int) -> np.ndarray:
 
 def _load(*args, **kwargs):
     kwargs.setdefault("progress", False)
+    kwargs.setdefault("allow_partial", True)  # the fake folders hold a handful of files
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return load_utkface(*args, **kwargs)
@@ -138,7 +139,7 @@ def test_folder_labels_pixels_and_bad_files_reported(tmp_path):
     files = _files()
     _write_folder(tmp_path / "UTKFace", files)
     with pytest.warns(UserWarning, match="left out 3 file") as record:
-        data = load_utkface(tmp_path, resolution=8, progress=False)
+        data = load_utkface(tmp_path, resolution=8, progress=False, allow_partial=True)
     message = " ".join(str(w.message) for w in record)
     for name in BAD:
         assert name in message
@@ -239,7 +240,7 @@ def test_cache_keeps_the_bad_file_report(tmp_path):
     _write_folder(tmp_path / "UTKFace", _files())
     first = _load(tmp_path, resolution=4)
     with pytest.warns(UserWarning, match="left out 3"):
-        hit = load_utkface(tmp_path, resolution=4, progress=False)
+        hit = load_utkface(tmp_path, resolution=4, progress=False, allow_partial=True)
     assert hit.from_cache and hit.skipped == first.skipped
 
 
@@ -317,7 +318,7 @@ def test_unreadable_cache_is_rebuilt(tmp_path):
     with open(first.cache_file, "wb") as f:
         f.write(b"garbage")
     with pytest.warns(UserWarning, match="unreadable"):
-        again = load_utkface(tmp_path, resolution=4, progress=False)
+        again = load_utkface(tmp_path, resolution=4, progress=False, allow_partial=True)
     assert not again.from_cache and torch.equal(again.x, first.x)
     assert _load(tmp_path, resolution=4).from_cache
 
@@ -340,3 +341,26 @@ def test_bad_arguments_and_nothing_usable(tmp_path):
     _write_folder(only_bad / "UTKFace", {n: _files()[n] for n in BAD})
     with pytest.raises(ValueError, match="no image with a valid age"):
         _load(only_bad, resolution=4, use_cache=False)
+
+
+def test_a_partial_release_is_refused_unless_allowed(tmp_path):
+    files = {f"{20 + i}_0_1_2017010100000{i:04d}.jpg.chip.jpg": _jpeg(i, size=(8, 8)) for i in range(30)}
+    _write_folder(tmp_path / "UTKFace", files)
+    with pytest.raises(utk.DamagedDataError) as err:
+        load_utkface(tmp_path, resolution=4, progress=False)
+    msg = str(err.value)
+    assert isinstance(err.value, MissingDataError)
+    assert "holds 30 image files; the release has 23,708" in msg and "allow_partial=True" in msg
+    assert not (tmp_path / "cache").exists()  # refused before decoding
+    data = load_utkface(tmp_path, resolution=4, progress=False, allow_partial=True)
+    assert len(data) == 30
+    # the cache of a partial folder is refused as well
+    with pytest.raises(utk.DamagedDataError, match="holds 30 image files"):
+        load_utkface(tmp_path, resolution=4, progress=False)
+
+
+def test_partial_shards_are_refused_unless_allowed(tmp_path):
+    _write_shards(tmp_path / "UTKFace", _files())
+    with pytest.raises(utk.DamagedDataError, match="holds 8 image files in its shards; the release has 23,708"):
+        _load(tmp_path, resolution=4, allow_partial=False)
+    assert len(_load(tmp_path, resolution=4)) == len(GOOD)

@@ -31,6 +31,7 @@ from .._checks import (
     as_float_tensor,
     check_batch_size,
     check_candidates,
+    check_mc_predictions,
     check_n_masks,
     check_nonnegative,
 )
@@ -47,6 +48,7 @@ def _validate(preds, batch_size, candidates, noise, dtype, smoothing=DEFAULT_SMO
     t = as_float_tensor(preds, "preds", ndims=(2, 3), dtype=dtype)
     n_masks = t.shape[-1]
     check_n_masks(n_masks)
+    check_mc_predictions(t, "preds")  # probabilities (C >= 2, sum to 1); warns without variance
     regression = t.ndim == 2
     if regression:
         t = t.unsqueeze(1)

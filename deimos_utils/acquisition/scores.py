@@ -14,33 +14,22 @@ import numpy as np
 import torch
 from scipy.special import xlogy
 
-from .._checks import as_float_array, as_float_tensor, check_batch_size, check_n_masks
+from .._checks import (
+    PROB_SUM_ATOL,
+    as_float_array,
+    as_float_tensor,
+    check_batch_size,
+    check_n_masks,
+    check_probabilities,
+)
 
 __all__ = ["check_probs", "entropy_scores", "bald_scores", "variance_scores", "top_k"]
-
-PROB_SUM_ATOL = 1e-4  # float32 softmax outputs sum to 1 within ~1e-6; 1e-4 leaves ample room
 
 
 def _probs_tensor(probs, name: str = "probs", *, atol: float = PROB_SUM_ATOL) -> torch.Tensor:
     """Validated (N, C, J) class probabilities as a float64 tensor (device kept for tensors)."""
     t = as_float_tensor(probs, name, (3,))
-    n, c, j = t.shape
-    if c < 1:
-        raise ValueError(f"{name} must have at least 1 class (axis 1), got shape {tuple(t.shape)}")
-    if j < 1:
-        raise ValueError(
-            f"{name} must have at least 1 MC-dropout mask (last axis), got shape {tuple(t.shape)}"
-        )
-    if n and bool((t < 0).any()):
-        raise ValueError(f"{name} holds negative values (min {float(t.min()):.3g})")
-    if n:
-        err = (t.sum(dim=1) - 1.0).abs()
-        worst = float(err.max())
-        if worst > atol:
-            raise ValueError(
-                f"{name} must sum to 1 over the classes (axis 1); the worst (point, mask) "
-                f"is off by {worst:.3g} (tolerance {atol:g})"
-            )
+    check_probabilities(t, name, atol)
     return t
 
 
@@ -57,8 +46,8 @@ def check_probs(probs, name: str = "probs", *, atol: float = PROB_SUM_ATOL) -> n
     Raises
     ------
     ValueError
-        Wrong number of dimensions, NaN or inf, negative values, sums over C not 1, C < 1 or
-        J < 1.
+        Wrong number of dimensions, NaN or inf, negative values (logits?), sums over C not 1,
+        C < 2 or J < 1.
     """
     return _probs_tensor(probs, name, atol=atol).cpu().numpy()
 

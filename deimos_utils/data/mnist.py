@@ -1,14 +1,19 @@
 """MNIST for the active-learning loop: the 60,000 training images as the pool, the official
 10,000 as the test set, optionally restricted to a class subset (7 vs 9).
 
-Files: ``<data_dir>/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``, the layout of
-``torchvision.datasets.MNIST(root=data_dir)`` (see :mod:`deimos_utils.data.paths` for the data
-directory). When the four ``.gz`` files are there and their md5s match torchvision's, they are
-decoded directly, writing nothing (the data folder may be read-only). When torchvision's
-extracted files are there, torchvision reads them. Otherwise, with ``download=True``,
-``torchvision.datasets.MNIST(root=data_dir, download=True)`` fetches them; when that fails too
-(no network), :class:`~deimos_utils.data.paths.MissingDataError` names the files expected.
-Decoded arrays are kept in memory for the rest of the process.
+Files, below ``<data_dir>/MNIST/raw/`` (see :mod:`deimos_utils.data.paths` for the data
+directory), in either layout of ``torchvision.datasets.MNIST(root=data_dir)``:
+
+* the four downloads ``{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``, or
+* the same files unpacked, ``{train,t10k}-{images-idx3,labels-idx1}-ubyte`` (no ``.gz``).
+
+Every file is verified before it is used: size and md5 (:data:`MNIST_GZ`, :data:`MNIST_RAW`).
+The first complete, intact layout is decoded directly, writing nothing (the data folder may
+be read-only). A damaged file is never read: :class:`~deimos_utils.data.paths.DamagedDataError`
+names it with its size and md5 and what they should be. When neither layout is there, with
+``download=True`` torchvision fetches the files (and checks them) and they are verified again;
+when that fails too (no network), :class:`~deimos_utils.data.paths.MissingDataError` names
+the files expected. Decoded arrays are kept in memory for the rest of the process.
 """
 from __future__ import annotations
 
@@ -21,19 +26,37 @@ import numpy as np
 import torch
 
 from ..config import ALData
-from .paths import MissingDataError, file_digest, missing_files_message, resolve_data_dir
+from .paths import (
+    DamagedDataError,
+    MissingDataError,
+    file_digest,
+    missing_files_message,
+    resolve_data_dir,
+)
 
-__all__ = ["MNIST_FILES", "MNIST_MD5", "load_mnist", "mnist_raw_dir", "read_idx"]
+__all__ = ["MNIST_FILES", "MNIST_GZ", "MNIST_MD5", "MNIST_RAW", "load_mnist", "mnist_raw_dir", "read_idx"]
 
-MNIST_MD5 = {
-    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+MNIST_GZ = {
+    "train-images-idx3-ubyte.gz": (9_912_422, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+    "train-labels-idx1-ubyte.gz": (28_881, "d53e105ee54ea40749a09fcbcd1e9432"),
+    "t10k-images-idx3-ubyte.gz": (1_648_877, "9fb629c4189551a2d022fa330f9573f3"),
+    "t10k-labels-idx1-ubyte.gz": (4_542, "ec29112dd5afa0611ce80d1b7f02629c"),
 }
-"""md5 of each file, as in ``torchvision.datasets.MNIST.resources``."""
-MNIST_FILES = tuple(f"MNIST/raw/{name}" for name in MNIST_MD5)
+"""(bytes, md5) of each download: the md5s of ``torchvision.datasets.MNIST.resources``."""
+MNIST_RAW = {
+    "train-images-idx3-ubyte": (47_040_016, "6bbc9ace898e44ae57da46a324031adb"),
+    "train-labels-idx1-ubyte": (60_008, "a25bea736e30d166cdddb491f175f624"),
+    "t10k-images-idx3-ubyte": (7_840_016, "2646ac647ad5339dbf082846283269ea"),
+    "t10k-labels-idx1-ubyte": (10_008, "27ae3e4e09519cfbb04c329615203637"),
+}
+"""(bytes, md5) of each file unpacked (torchvision's extracted layout): the contents of the
+verified downloads above (``train-images``' md5 is also the published one)."""
+MNIST_MD5 = {name: md5 for name, (_, md5) in MNIST_GZ.items()}
+"""md5 of each download, as in ``torchvision.datasets.MNIST.resources``."""
+MNIST_FILES = tuple(f"MNIST/raw/{name}" for name in MNIST_GZ)
 """The four files expected below the data directory."""
+_LAYOUTS = (("gz", MNIST_GZ), ("unpacked", MNIST_RAW))
+_KEYS = ("train-images", "train-labels", "t10k-images", "t10k-labels")
 
 _HOW = (
     "Get them with torchvision.datasets.MNIST(root=<data dir>, download=True) on a machine with "
@@ -60,59 +83,87 @@ def read_idx(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=start).reshape(dims)
 
 
+def _stamp(raw_dir: Path, names) -> tuple:
+    return tuple((n, (raw_dir / n).stat().st_size, (raw_dir / n).stat().st_mtime_ns) for n in names)
+
+
+@lru_cache(maxsize=8)
+def _problems(raw_dir: str, kind: str, stamp: tuple) -> tuple[str, ...]:
+    """One line per file of layout ``kind`` whose size or md5 is not the expected one."""
+    expected = dict(_LAYOUTS)[kind]
+    out = []
+    for name, size, _ in stamp:
+        want_size, want_md5 = expected[name]
+        path = Path(raw_dir) / name
+        if size != want_size:
+            out.append(f"{path} has {size:,} bytes, expected {want_size:,}")
+            continue
+        md5 = file_digest(path, "md5")
+        if md5 != want_md5:
+            out.append(f"{path} has md5 {md5}, expected {want_md5}")
+    return tuple(out)
 
 
 @lru_cache(maxsize=4)
-def _decode_gz(raw_dir: str, stamp: tuple) -> dict[str, np.ndarray]:
-    out = {}
-    for name in MNIST_MD5:
-        with gzip.open(Path(raw_dir) / name, "rb") as fh:
-            out[name] = read_idx(fh.read())
-    return out
+def _decode(raw_dir: str, kind: str, stamp: tuple) -> tuple[np.ndarray, ...]:
+    arrays = []
+    for name, _, _ in stamp:
+        path = Path(raw_dir) / name
+        if kind == "gz":
+            with gzip.open(path, "rb") as fh:
+                arrays.append(read_idx(fh.read()))
+        else:
+            arrays.append(read_idx(path.read_bytes()))
+    return tuple(arrays)
 
 
-@lru_cache(maxsize=4)
-def _gz_valid(raw_dir: str, stamp: tuple) -> bool:
-    return all(file_digest(Path(raw_dir) / name, "md5") == md5 for name, md5 in MNIST_MD5.items())
-
-
-def _stamp(raw_dir: Path) -> tuple:
-    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                 for p in (raw_dir / name for name in MNIST_MD5))
+def _verified(raw: Path) -> tuple[tuple | None, list[str], dict[str, list[str]]]:
+    """``(arrays or None, problems of complete layouts, files present of incomplete ones)``."""
+    problems: list[str] = []
+    partial: dict[str, list[str]] = {}
+    for kind, expected in _LAYOUTS:
+        present = [n for n in expected if (raw / n).is_file()]
+        if len(present) < len(expected):
+            if present:
+                partial[kind] = present
+            continue
+        stamp = _stamp(raw, expected)
+        bad = _problems(str(raw), kind, stamp)
+        if not bad:
+            return _decode(str(raw), kind, stamp), [], partial
+        problems += bad
+    return None, problems, partial
 
 
 def _arrays(root: Path, download: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """uint8 images and labels: (train x, train y, test x, test y)."""
+    """uint8 images and labels, verified: (train x, train y, test x, test y)."""
     raw = root / "MNIST" / "raw"
-    present = [name for name in MNIST_MD5 if (raw / name).is_file()]
-    if len(present) == len(MNIST_MD5):
-        stamp = _stamp(raw)
-        if _gz_valid(str(raw), stamp):
-            d = _decode_gz(str(raw), stamp)
-            return (d["train-images-idx3-ubyte.gz"], d["train-labels-idx1-ubyte.gz"],
-                    d["t10k-images-idx3-ubyte.gz"], d["t10k-labels-idx1-ubyte.gz"])
+    arrays, problems, partial = _verified(raw)
+    if arrays is not None:
+        return arrays
+    if problems:
+        raise DamagedDataError(
+            f"MNIST files under {raw} are damaged and were not read: " + "; ".join(problems)
+            + ". Replace them with good copies (or delete them to download them again). " + _HOW
+        )
+    expected = list(MNIST_FILES)
+    present = [n for names in partial.values() for n in names]
+    detail = f"only {', '.join(present)} present; " if present else ""
+    if not download:
+        raise MissingDataError(missing_files_message("MNIST", root, expected, _HOW)
+                               + f"\n({detail}download=False)")
     try:
         from torchvision.datasets import MNIST
     except ImportError as err:  # pragma: no cover - torchvision is a dependency
-        raise MissingDataError(
-            missing_files_message("MNIST", root, list(MNIST_FILES), _HOW)
-            + f"\n(torchvision is needed to download or read extracted files: {err})"
-        ) from None
+        raise MissingDataError(missing_files_message("MNIST", root, expected, _HOW)
+                               + f"\n(torchvision is needed to download: {err})") from None
     try:
-        train = MNIST(root=str(root), train=True, download=download)
-        test = MNIST(root=str(root), train=False, download=download)
+        MNIST(root=str(root), train=True, download=True)
+        MNIST(root=str(root), train=False, download=True)
     except (RuntimeError, OSError, ValueError) as err:
-        if len(present) == len(MNIST_MD5):
-            detail = "the four files are present but their md5s differ from torchvision's; "
-        elif present:
-            detail = f"only {', '.join(present)} present; "
-        else:
-            detail = ""
-        raise MissingDataError(
-            missing_files_message("MNIST", root, list(MNIST_FILES), _HOW)
-            + f"\n({detail}{'download failed' if download else 'download=False'}: {err})"
-        ) from None
-    return (train.data.numpy(), train.targets.numpy(), test.data.numpy(), test.targets.numpy())
+        raise MissingDataError(missing_files_message("MNIST", root, expected, _HOW)
+                               + f"\n({detail}download failed: {err})") from None
+    return _arrays(root, download=False)  # what was downloaded is verified like the rest
 
 
 def load_mnist(data_dir=None, classes: Sequence[int] | None = None, download: bool = True) -> ALData:
@@ -134,8 +185,10 @@ def load_mnist(data_dir=None, classes: Sequence[int] | None = None, download: bo
     Raises
     ------
     MissingDataError
-        The files are absent or corrupt and could not be downloaded; the message lists the
-        four files expected under the data directory.
+        The files are absent and could not be downloaded; the message lists the four files
+        expected under the data directory.
+    DamagedDataError
+        (a MissingDataError) a file's size or md5 is not MNIST's; the message names it.
     ValueError
         ``classes`` holds a digit outside 0..9, a repeat, or fewer than two digits.
     """

@@ -19,6 +19,11 @@ class MissingDataError(FileNotFoundError):
     """A dataset's files are absent (or incomplete) and could not be downloaded."""
 
 
+class DamagedDataError(MissingDataError):
+    """A dataset's files are there but damaged or incomplete (wrong size, checksum or count);
+    the message names them and says how to get good copies."""
+
+
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """The data directory: ``data_dir``, else ``$DEIMOS_DATA_DIR``, else ``<repo>/data``."""
     if data_dir is not None:

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .paths import MissingDataError, file_digest, missing_files_message, resolve_data_dir
+from .paths import DamagedDataError, MissingDataError, file_digest, missing_files_message, resolve_data_dir
 
 __all__ = [
     "UTKFACE_URL",
@@ -531,6 +531,18 @@ def _write_cache(path: Path, arrays: dict, meta: dict) -> None:
 # Loader
 
 
+def _check_complete(n_files: int, source: _Source) -> None:
+    """Refuse a source with fewer image files than the release (see ``allow_partial``)."""
+    if n_files >= N_UTKFACE:
+        return
+    what = "image files" if source.kind == "folder" else "image files in its shards"
+    raise DamagedDataError(
+        f"UTKFace: {source.directory} holds {n_files:,} {what}; the release has {N_UTKFACE:,}. "
+        "Unpack the complete release there (see " + UTKFACE_URL + "), or pass "
+        "allow_partial=True to load_utkface to use these files only."
+    )
+
+
 def load_utkface(
     data_dir: str | os.PathLike | None = None,
     resolution: int = 64,
@@ -539,6 +551,7 @@ def load_utkface(
     *,
     use_cache: bool = True,
     workers: int | None = None,
+    allow_partial: bool = False,
 ) -> UTKFaceData:
     """Load UTKFace (Aligned & Cropped) at ``resolution x resolution``, from cache when possible.
 
@@ -560,6 +573,10 @@ def load_utkface(
     workers : int, optional
         Decoding processes; default: ``min(cpus - 1, 4)`` when there are more than 2 CPUs and
         2,000 or more files, else 1 (in-process; on 2 cores a pool was not faster).
+    allow_partial : bool
+        Accept a source with fewer files than the release's 23,708 (a subset, e.g. for a
+        quick test). By default such a folder or set of shards is refused, saying how many
+        files it holds: a copy that lost files would otherwise load without a word.
 
     Returns
     -------
@@ -572,6 +589,8 @@ def load_utkface(
     MissingDataError
         No images or shards found (or an incomplete set of shards); the message lists the
         expected files and where to get them.
+    DamagedDataError
+        (a MissingDataError) fewer files than the release and ``allow_partial`` is False.
     ValueError
         Bad ``resolution`` or ``workers``, or no file with a valid age decoded.
     """
@@ -580,6 +599,8 @@ def load_utkface(
     resolution = int(resolution)
     root = resolve_data_dir(data_dir)
     source = _find_source(root)
+    if source.kind == "folder" and not allow_partial:
+        _check_complete(len(source.files), source)  # before decoding anything
 
     if cache_dir is not None:
         cache_dirs = [Path(cache_dir).expanduser()]
@@ -636,11 +657,12 @@ def load_utkface(
         warnings.warn(f"UTKFace: left out {len(skipped)} file(s): {shown}{more}", stacklevel=2)
     if len(arrays["names"]) == 0:
         raise ValueError(f"UTKFace: no image with a valid age decoded in {source.directory}")
-    if source.kind == "folder" and len(arrays["names"]) + len(skipped) != N_UTKFACE:
-        logger.info(
-            "UTKFace: %d files in %s (the full release has %d)",
-            len(arrays["names"]) + len(skipped), source.directory, N_UTKFACE,
-        )
+    n_files = len(arrays["names"]) + len(skipped)
+    if not allow_partial:
+        _check_complete(n_files, source)
+    elif n_files < N_UTKFACE:
+        logger.info("UTKFace: %d files in %s (the full release has %d)", n_files,
+                    source.directory, N_UTKFACE)
 
     x = torch.from_numpy(np.ascontiguousarray(arrays["images"])).to(torch.float32).div_(255.0)
     return UTKFaceData(
