@@ -456,9 +456,11 @@ _M79_B25 = ("deimos", "batchbald", "max_entropy", "random", "kcenter")
 _M09 = ("deimos", "batchbald", "max_entropy", "random")
 
 # cpu preset = the paper preset with only these reduced (issue "Evidence under the authors'
-# settings"): epochs (CPU_EPOCHS, set by the rule in notebooks 03-06 and measured by
-# benchmarks/epoch_rule.py), candidates per iteration (>= 1,000), a fixed test subset
-# (>= 2,000 points), UTKFace resolution (64 px) and MC passes for the test metric (20).
+# settings"): epochs (CPU_EPOCHS, by the rule of docs/cpu_preset.md, measured by
+# benchmarks/epoch_rule.py into results/epoch_rule.csv), candidates per iteration (>= 1,000),
+# a fixed test subset (>= 2,000 points), UTKFace resolution (64 px) and MC passes for the test
+# metric (20). The rule gave 25 (MNIST 7 vs 9), 75 (MNIST 0-9) and 300 (splicing) epochs;
+# UTKFace's measurement at 64 px is not finished, so it keeps the authors' 250 until it is.
 CPU_EPOCHS = {"mnist_7v9": 25, "mnist_0to9": 75, "splicing": 300, "utkface": 250}
 _CPU = dict(n_candidates=1000, n_test=2000, test_mc_passes=20)
 # quick preset: the same models and protocol at CI size (seconds per run)
