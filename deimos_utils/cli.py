@@ -107,7 +107,7 @@ def parse_overrides(pairs) -> dict:
     return overrides
 
 
-# ------------------------------------------------------------------------------------ runs
+# ------------------------------------------------------------------------------------ the command
 
 class _UsageError(Exception):
     pass
@@ -136,7 +136,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", default=None, help="default: $DEIMOS_DATA_DIR or ./data")
     parser.add_argument("--workers", "--jobs", type=int, default=None, dest="workers",
                         help="worker processes of the local cluster (default: the number of "
-                             "cores; 1: in this process), or Slurm jobs with --cluster slurm")
+                             "cores, at most one per run; 1: in this process), or Slurm jobs "
+                             "with --cluster slurm (default: one per run)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="use an existing dask cluster")
     parser.add_argument("--cluster", choices=("local", "slurm"), default=None,
                         help="start a local (default) or Slurm dask cluster")

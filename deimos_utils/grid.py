@@ -31,7 +31,9 @@ Progress: one line per finished run, a bar over the grid, and the dask dashboard
 """
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import socket
 import sys
 import time
@@ -155,15 +157,45 @@ def _run_task(run: GridRun, results_dir: str, data_dir, data, device, progress: 
 
 def slurm_cluster(n_jobs: int | None = None, **kwargs):
     """A ``dask_jobqueue.SLURMCluster`` from dask's ``jobqueue.slurm`` config (``kwargs``
-    override it), scaled to ``n_jobs`` jobs when given. See ``docs/jobqueue.yaml``."""
+    override it). See ``docs/jobqueue.yaml``; ``slurm_cluster().job_script()`` shows a job.
+
+    With ``n_jobs``, that many worker jobs are submitted, after ``sbatch --test-only`` has
+    accepted the job script: a missing ``sbatch`` (OSError) or a job Slurm refuses (GridError
+    with sbatch's message, e.g. an unknown partition) fails here instead of leaving the grid
+    waiting for workers that never come.
+    """
     try:
         from dask_jobqueue import SLURMCluster
     except ImportError as err:
         raise ImportError(f"cluster='slurm' needs dask-jobqueue ({err}): pip install dask-jobqueue") from None
+    if n_jobs and shutil.which("sbatch") is None:
+        raise OSError("cluster='slurm' needs Slurm's sbatch on the PATH: start the grid on a "
+                      "machine that submits Slurm jobs (a login node)")
     cluster = SLURMCluster(**kwargs)
     if n_jobs:
+        try:
+            _test_job_script(cluster.job_script())
+        except BaseException:
+            cluster.close()
+            raise
         cluster.scale(jobs=int(n_jobs))
     return cluster
+
+
+def _test_job_script(script: str) -> None:
+    """``sbatch --test-only`` on the job script: GridError with Slurm's words if refused."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".sh", prefix="deimos-worker-") as fh:
+        fh.write(script)
+        fh.flush()
+        proc = subprocess.run(["sbatch", "--test-only", fh.name], capture_output=True, text=True,
+                              timeout=120)
+    if proc.returncode != 0:
+        said = " ".join((proc.stderr or proc.stdout).split()) or f"exit status {proc.returncode}"
+        raise GridError(f"Slurm refuses the worker job script (sbatch --test-only: {said}); "
+                        "fix the jobqueue.slurm settings (see docs/jobqueue.yaml)")
 
 
 def _start(workers: int, scheduler, cluster, dashboard: bool, retries: int):
@@ -186,6 +218,24 @@ def _start(workers: int, scheduler, cluster, dashboard: bool, retries: int):
     except BaseException:
         started.close()
         raise
+
+
+class _NoKillNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "still alive after" not in record.getMessage()
+
+
+def _close_quietly(cluster) -> None:
+    """Close a cluster we started. Its nanny kills a worker process that takes more than a few
+    seconds to exit (torch's at-exit work does, once autograd ran); every run has ended by
+    then, so that notice is dropped."""
+    log = logging.getLogger("distributed.nanny")
+    quiet = _NoKillNotice()
+    log.addFilter(quiet)
+    try:
+        cluster.close()
+    finally:
+        log.removeFilter(quiet)
 
 
 def _check_where(workers, scheduler, cluster, retries) -> None:
@@ -338,7 +388,7 @@ def run_grid(
         finally:
             client.close()
             if started is not None:
-                started.close()
+                _close_quietly(started)
     if failed:
         (run, text), n = failed[0], len(failed)
         if len(runs) == 1:

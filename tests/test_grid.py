@@ -157,3 +157,20 @@ def test_slurm_job_script_carries_the_configured_resources():
     assert worker.rstrip().endswith("--nthreads 1")  # one run at a time on the job's GPU
     assert "--death-timeout 120" in worker
     assert all(p in lines for p in slurm["job-script-prologue"])
+
+
+def test_slurm_submission_errors_are_raised_not_waited_for(tmp_path, monkeypatch):
+    pytest.importorskip("dask_jobqueue")
+    import dask
+
+    settings = {"jobqueue.slurm.cores": 1, "jobqueue.slurm.memory": "1GB"}
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with dask.config.set(settings), pytest.raises(OSError, match="needs Slurm's sbatch"):
+        grid.slurm_cluster(2, scheduler_options={"dashboard_address": ":0"})
+    sbatch = tmp_path / "bin" / "sbatch"
+    sbatch.parent.mkdir()
+    sbatch.write_text("#!/bin/sh\necho 'sbatch: error: invalid partition specified: gpu' >&2\nexit 1\n")
+    sbatch.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{sbatch.parent}{os.pathsep}{os.environ['PATH']}")
+    with dask.config.set(settings), pytest.raises(grid.GridError, match="invalid partition specified"):
+        grid.slurm_cluster(2, scheduler_options={"dashboard_address": ":0"})
