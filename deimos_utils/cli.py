@@ -1,14 +1,20 @@
 """Run (or resume) an experiment from the command line, for long runs outside a notebook.
 
     python -m deimos_utils.cli mnist_7v9_b1 --preset cpu
-    python -m deimos_utils.cli mnist_7v9_b1 --preset paper --seeds 0 1 2 --jobs 4
+    python -m deimos_utils.cli mnist_7v9_b1 --preset paper --seeds 0 1 2 --workers 4
     python -m deimos_utils.cli splicing --preset cpu --set n_acquired=50 --set tag=short
+    python -m deimos_utils.cli utkface_b100 --preset paper --cluster slurm
+    python -m deimos_utils.cli mnist_0to9_b25 --preset paper --scheduler tcp://head:8786
 
-Every (method, seed) run writes its own table under ``--results-dir``; a run that stops (Ctrl-C,
-a killed job) continues from its last complete row when the same command is given again. The
-notebooks read these tables: a finished run is not trained again. One process at a time writes
-a table (a second one stops with an error naming the holder); worker processes end with the
-command that started them.
+Every (method, seed) run is one task of a dask grid (:mod:`deimos_utils.grid`): by default on a
+local cluster of ``--workers`` single-threaded processes (default: the number of cores;
+``--workers 1`` runs in this process; ``--jobs`` is the same option), or on an existing dask
+cluster (``--scheduler``), or on Slurm (``--cluster slurm``, configured by dask's
+``jobqueue.yaml``; see ``docs/jobqueue.yaml``). Every run writes its own table under
+``--results-dir``; a run that stops (Ctrl-C, a killed job or worker) continues from its last
+complete row when the same command is given again. The notebooks read these tables: a finished
+run is not trained again. One process at a time writes a table (a second one stops with an
+error naming the holder); local worker processes end with the command that started them.
 
 ``--set FIELD=VALUE`` values are read by the type of the config field: integers, floats,
 booleans (true/false/1/0, any case), strings, ``none`` where a field may be None, and lists
@@ -19,13 +25,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import multiprocessing as mp
-import os
 import signal
 import sys
 import threading
-import time
-from pathlib import Path
 
 from .config import ExperimentConfig, get_config, list_experiments
 
@@ -105,27 +107,7 @@ def parse_overrides(pairs) -> dict:
     return overrides
 
 
-# ------------------------------------------------------------------------------------ runs
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Pool initializer: end this worker as soon as its parent is gone (SIGKILL included)."""
-    def watch():
-        while os.getppid() == parent_pid:
-            time.sleep(0.2)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
-
-
-def _one_run(job):
-    from .loop import run_experiment
-
-    config, method, seed, results_dir, data_dir, progress = job
-    t0 = time.perf_counter()
-    table = run_experiment(config, method, seed, data_dir=data_dir, results_dir=results_dir,
-                           progress=progress)
-    return method, seed, len(table), time.perf_counter() - t0
-
+# ------------------------------------------------------------------------------------ the command
 
 class _UsageError(Exception):
     pass
@@ -152,14 +134,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 0 .. n_repeats-1")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--data-dir", default=None, help="default: $DEIMOS_DATA_DIR or ./data")
-    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes")
+    parser.add_argument("--workers", "--jobs", type=int, default=None, dest="workers",
+                        help="worker processes of the local cluster (default: the number of "
+                             "cores, at most one per run; 1: in this process), or Slurm jobs "
+                             "with --cluster slurm (default: one per run)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="use an existing dask cluster")
+    parser.add_argument("--cluster", choices=("local", "slurm"), default=None,
+                        help="start a local (default) or Slurm dask cluster")
+    parser.add_argument("--no-dashboard", action="store_true", help="do not serve dask's dashboard")
     parser.add_argument("--set", action="append", metavar="FIELD=VALUE",
                         help="override a config field (repeatable)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
 
-def _check_lists(methods, seeds, jobs) -> None:
+def _check_lists(methods, seeds, workers) -> None:
     for what, values in (("--methods", methods), ("--seeds", seeds)):
         repeated = sorted({v for v in values if list(values).count(v) > 1})
         if repeated:
@@ -167,36 +156,21 @@ def _check_lists(methods, seeds, jobs) -> None:
     negative = [s for s in seeds if s < 0]
     if negative:
         raise ValueError(f"--seeds must be integers >= 0, got {negative[0]}")
-    if jobs < 1:
-        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers (--jobs) must be at least 1, got {workers}")
 
 
 def _run(args) -> int:
+    from .grid import run_grid
+
     config = get_config(args.experiment, preset=args.preset, **parse_overrides(args.set))
     methods = args.methods or list(config.methods)
     seeds = args.seeds if args.seeds is not None else list(config.seeds)
-    _check_lists(methods, seeds, args.jobs)
+    _check_lists(methods, seeds, args.workers)
     config.replace(methods=tuple(methods))  # names and tasks checked before any data is read
-    results_dir = str(Path(args.results_dir).resolve())
-    # check every run (data present, methods valid, sizes) before any training
-    from .loop import check_run, load_data
-
-    data = load_data(config, args.data_dir)
-    for method in methods:
-        check_run(config, data, method)
-    del data
-    jobs = [(config, m, s, results_dir, args.data_dir, args.jobs == 1)
-            for s in seeds for m in methods]
-    print(f"{args.experiment} [{config.run_name}]: {len(methods)} methods x {len(seeds)} seeds "
-          f"-> {results_dir}", flush=True)
-    if args.jobs == 1:
-        for method, seed, rows, seconds in map(_one_run, jobs):
-            print(f"  {method:>12} seed {seed}: {rows} rows, {seconds:.0f} s", flush=True)
-        return 0
-    with mp.get_context("spawn").Pool(args.jobs, initializer=_die_with_parent,
-                                      initargs=(os.getpid(),)) as pool:
-        for method, seed, rows, seconds in pool.imap_unordered(_one_run, jobs):
-            print(f"  {method:>12} seed {seed}: {rows} rows, {seconds:.0f} s", flush=True)
+    run_grid(config, methods, seeds, results_dir=args.results_dir, data_dir=args.data_dir,
+             workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
+             dashboard=not args.no_dashboard)
     return 0
 
 
@@ -205,10 +179,11 @@ def _one_line(err: BaseException) -> str:
     for line in (ln.strip() for ln in str(err).splitlines()):
         if line:
             text += ("" if not text else " " if text[-1] in ".:;,(" else "; ") + line
-    expected = (ValueError, FileNotFoundError, OSError, _UsageError)
+    from .grid import GridError
     from .store import RunLockedError
 
-    if isinstance(err, expected + (RunLockedError,)):
+    expected = (ValueError, FileNotFoundError, OSError, _UsageError, RunLockedError, GridError)
+    if isinstance(err, expected):
         return text or type(err).__name__
     return f"{type(err).__name__}: {text} (--debug shows the traceback)"
 
