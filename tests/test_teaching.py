@@ -303,6 +303,11 @@ def test_presets_and_backend_fallback():
     with pytest.warns(UserWarning, match="ipympl"):
         demo = teaching.InteractiveDemo(session, {"n_masks": 10}, clicks=True)
     assert demo.clickable is False
+    for scale in ("cpu", "paper"):  # the grid and J of each preset (tiny training)
+        demo = teaching.interactive_demo(scale=scale, train_steps=3, hidden=(8,), device="cpu",
+                                         clicks=False, progress=False)
+        assert len(demo.state["grid"]) == teaching.PRESETS[scale]["n_grid"]
+        assert demo.state["preds"].shape[1] == teaching.PRESETS[scale]["n_masks"]
 
 
 def test_update_time_is_measured(demo):
