@@ -15,6 +15,8 @@ next to our results, in the same units and on the same axes.
 - :data:`TABLE_ENTRIES`, :func:`authors_thresholds`: Tables 1 and 2 from their arrays (the
   entries that reproduce the paper's numbers), for
   :func:`deimos_utils.report.threshold_comparison`.
+- :func:`runnable_config`: a configuration that uses the authors' initial sets, made to run
+  without their arrays (random class-balanced initial sets, in a results folder of its own).
 """
 from __future__ import annotations
 
@@ -49,6 +51,8 @@ __all__ = [
     "caption",
     "beside",
     "authors_thresholds",
+    "RANDOM_INITIAL_TAG",
+    "runnable_config",
 ]
 
 #: our experiment -> the authors' arrays shown beside it
@@ -72,6 +76,8 @@ TABLE_ENTRIES = {
     "splicing": {"*": 600, "max_variance": 750},
 }
 
+#: the results-folder tag of runs that use random initial sets because the authors' are absent
+RANDOM_INITIAL_TAG = "random-initial"
 #: fields that name a run rather than change it: never listed as differences
 _BOOKKEEPING = ("experiment", "preset", "tag", "predict_batch_size")
 
@@ -317,3 +323,26 @@ def authors_thresholds(arrays: AuthorsArrays, metric: str, thresholds) -> dict:
         rows = df[keep]
     table = acquisitions_to_threshold(rows, metric, thresholds)
     return {m: [None if pd.isna(v) else int(v) for v in table[m]] for m in table.columns}
+
+
+# ------------------------------------------------------------------------------------ runs
+
+def runnable_config(config, data_dir=None) -> tuple:
+    """``(config, message)``: ``config`` itself and ``""`` when it can run here; when it uses
+    the authors' initial sets (``initial_set="authors"``) and their files are absent, a copy
+    with random class-balanced initial sets, tagged :data:`RANDOM_INITIAL_TAG` (appended to
+    any tag, so its results get a folder of their own), and a message that says so."""
+    from .authors import authors_initial_ids
+
+    if config.initial_set != "authors":
+        return config, ""
+    try:
+        for seed in config.seeds:
+            authors_initial_ids(config.experiment, seed, data_dir, download=False)
+    except MissingDataError:
+        tag = f"{config.tag}-{RANDOM_INITIAL_TAG}" if config.tag else RANDOM_INITIAL_TAG
+        message = (f"{not_found_message(data_dir)}; {config.experiment} runs with random "
+                   f"class-balanced initial sets instead of theirs (results folder "
+                   f"{config.preset}-{tag})")
+        return config.replace(initial_set="random", tag=tag), message
+    return config, ""

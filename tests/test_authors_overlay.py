@@ -114,6 +114,23 @@ def test_caption_stacks_under_the_figure():
     plt.close(fig)
 
 
+def test_runs_on_their_initial_sets_fall_back_when_absent(tmp_path):
+    cfg = get_config("mnist_7v9_b1", "quick")
+    assert cfg.initial_set == "authors"
+    fallback, message = ao.runnable_config(cfg, tmp_path)
+    assert (fallback.initial_set, fallback.run_name) == ("random", "quick-random-initial")
+    assert message.startswith("authors' arrays not found") and "quick-random-initial" in message
+    tagged, _ = ao.runnable_config(cfg.replace(tag="v2"), tmp_path)
+    assert tagged.run_name == "quick-v2-random-initial"
+    other = get_config("splicing", "quick")  # random initial sets anyway: nothing to change
+    assert ao.runnable_config(other, tmp_path) == (other, "")
+    folder = tmp_path / "authors" / "MNIST" / "Binary_7_9_AL_Scripts"
+    folder.mkdir(parents=True)
+    for k in (1, 2, 3):
+        np.save(folder / f"trainindices{k}.npy", np.arange(10 * k, 10 * k + 10))
+    assert ao.runnable_config(cfg, tmp_path) == (cfg, "")
+
+
 # ------------------------------------------------------------------------------------ settings
 
 def test_settings_line_names_what_ours_changed():
