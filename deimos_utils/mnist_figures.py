@@ -243,12 +243,13 @@ def sample_sizes_for(preset: str) -> tuple[int, ...]:
 
 def sample_size_configs(config, sizes: Sequence[int]) -> dict:
     """``{size: config}`` for Fig 3f: ``config`` with ``n_candidates=size`` and
-    ``tag=f"samp{size}"`` (its own results folder), or ``config`` itself for the size it
-    already has (that run is the same)."""
+    ``tag=f"samp{size}"`` (its own results folder; appended to the config's own tag, if
+    any), or ``config`` itself for the size it already has (that run is the same)."""
     sizes = [int(s) for s in sizes]
     if not sizes or len(set(sizes)) != len(sizes) or min(sizes) < 1:
         raise ValueError(f"sizes must be distinct positive integers, got {sizes}")
-    return {s: config if s == config.n_candidates else config.replace(n_candidates=s, tag=f"samp{s}")
+    prefix = f"{config.tag}-" if config.tag else ""
+    return {s: config if s == config.n_candidates else config.replace(n_candidates=s, tag=f"{prefix}samp{s}")
             for s in sizes}
 
 

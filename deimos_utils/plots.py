@@ -81,6 +81,20 @@ def save_numbers(name: str, numbers: dict) -> Path:
     return path
 
 
+def add_caption(fig, text: str, *, fontsize: float = 7.0):
+    """Write ``text`` under the figure's axes (``savefig``'s tight bounding box keeps it).
+
+    A second call on the same figure adds its text below the first. Returns the text artist.
+    """
+    previous = getattr(fig, "_deimos_caption", None)
+    if previous is not None:
+        text = previous.get_text() + "\n" + text
+        previous.remove()
+    artist = fig.text(0.01, -0.01, text, ha="left", va="top", fontsize=fontsize, wrap=False)
+    fig._deimos_caption = artist
+    return artist
+
+
 def method_style(method: str) -> dict:
     return {"color": METHOD_COLORS.get(method, None), "label": METHOD_LABELS.get(method, method)}
 

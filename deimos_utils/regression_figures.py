@@ -11,12 +11,18 @@ axes, so that notebooks 03 and 04 stay a few calls long. The tables every notebo
 - :func:`relative_thresholds`, :func:`splicing_thresholds`: Table 1's thresholds (for
   :func:`deimos_utils.report.threshold_comparison`), rescaled on a simulated library.
 - :func:`final_metric_table`, :func:`plot_final_metric`: the metric after the last acquisition.
-- :func:`plot_learning_panels`: Fig 2-style learning curves, one panel per batch size.
+- :func:`plot_learning_panels`: Fig 2-style learning curves, one panel per batch size, with
+  the authors' curves on each (:func:`deimos_utils.authors_overlay.beside`).
+- :func:`plot_splicing_curves`: Fig 2 left with the authors' real-data curves: on our axes
+  when ours ran on the real library, in a panel of their own with their Table 1 when ours
+  ran on the simulated one.
+- :func:`calibration_for`: :func:`calibration_table` with a config's own noise rule.
 - :func:`timing_summary`: seconds spent per run.
 """
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -36,6 +42,8 @@ __all__ = [
     "final_metric_table",
     "plot_final_metric",
     "plot_learning_panels",
+    "plot_splicing_curves",
+    "calibration_for",
     "timing_summary",
 ]
 
@@ -299,21 +307,28 @@ def timing_summary(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_learning_panels(panels: Mapping[str, tuple], metric: str, source: str, *, what: str,
-                         ylabel: str = "", width: float = 5.6, height: float = 4.0):
+                         ylabel: str = "", width: float = 5.6, height: float = 4.0,
+                         authors: Mapping | None = None):
     """One learning-curve panel (mean +-1 sd over seeds) per entry of ``panels``.
 
     ``panels`` maps a panel name (e.g. the experiment) to ``(results, config)``; each title
     is :func:`~deimos_utils.report.figure_title` of ``source``, the panel's config (its batch
-    size) and the seeds in its results. Returns ``(fig, axes)`` with ``axes`` a list.
+    size) and the seeds in its results. ``authors`` maps a panel name to its
+    :class:`~deimos_utils.authors_overlay.AuthorsArrays`: their curves go on that panel and
+    the caption under the figure says what differs (or that the arrays are absent).
+    Returns ``(fig, axes, caption)`` with ``axes`` a list and ``caption`` the text written
+    under the figure (``""`` without ``authors``).
     """
     import matplotlib.pyplot as plt
 
+    from .authors_overlay import beside
     from .plots import plot_learning_curves
 
     if not panels:
         raise ValueError("panels is empty: nothing to plot")
     fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), height), squeeze=False)
     axes = list(axes[0])
+    captions = []
     for ax, (name, (res, cfg)) in zip(axes, panels.items()):
         n_seeds = int(res["seed"].nunique())
         plot_learning_curves(res, metric, ax=ax, methods=cfg.methods, n_initial=cfg.n_initial,
@@ -321,4 +336,81 @@ def plot_learning_panels(panels: Mapping[str, tuple], metric: str, source: str, 
         if ylabel:
             ax.set_ylabel(ylabel)
     fig.tight_layout()
-    return fig, axes
+    for ax, (name, (res, cfg)) in zip(axes, panels.items()):
+        if authors is not None and name in authors:
+            captions.append(beside(fig, ax, authors[name], cfg, res, metric, data_source=source,
+                                   prefix=f"{name}: " if len(panels) > 1 else ""))
+    return fig, axes, "\n".join(captions)
+
+
+def _authors_table1_panel(ax, arrays, table: Mapping, thresholds: Sequence[float]) -> None:
+    """Their curves up to Table 1's range, the thresholds as dotted lines, their Table 1 as a
+    table in the panel."""
+    from .authors_overlay import TABLE_ENTRIES, plot_authors_curves
+    from .report import method_label
+
+    x_max = max(TABLE_ENTRIES["splicing"].values()) - 1
+    plot_authors_curves(ax, arrays, "test_mse", x_max=x_max)
+    ax.legend(fontsize=7, loc="lower left")
+    for t in thresholds:
+        ax.axhline(t, ls=":", color="0.5", lw=0.8)
+    methods = list(table)
+    cells = [[f"{t:g}"] + ["not reached" if table[m][k] is None else str(table[m][k]) for m in methods]
+             for k, t in enumerate(thresholds)]
+    tab = ax.table(cellText=cells, colLabels=["MSE"] + [method_label(m) for m in methods],
+                   loc="upper right", colLoc="center", cellLoc="center", bbox=(0.38, 0.62, 0.6, 0.36))
+    tab.auto_set_font_size(False)
+    tab.set_fontsize(7)
+    seeds = int(arrays.results["seed"].nunique())
+    ax.set_title(f"authors (their arrays): REAL A5SS library, batch size 1\n{seeds} seeds; "
+                 "inset: their Table 1 (acquisitions to reach each MSE)", fontsize=10)
+    ax.set_xlabel("Number of acquired points (75 initial training points)")
+    ax.set_ylabel("test MSE (SD1 usage)")
+    ax.grid(alpha=0.3)
+
+
+def plot_splicing_curves(results: pd.DataFrame, config, source: str, arrays, *,
+                         what: str = "5' splicing test MSE"):
+    """Fig 2 (left): our test MSE curves, and the authors' curves on the real A5SS library.
+
+    On the real library (``source`` not simulated) their curves go on our axes. On a
+    simulated library they never do: they get a panel of their own with their Table 1
+    (from their arrays: the paper's). ``arrays``: an
+    :class:`~deimos_utils.authors_overlay.AuthorsArrays`. Returns ``(fig, axes, caption)``.
+    """
+    import matplotlib.pyplot as plt
+
+    from .authors_overlay import authors_thresholds, beside, caption
+    from .paper import TABLE1_SPLICING_MSE
+    from .plots import add_caption, plot_learning_curves
+
+    own_panel = is_simulated(source) and arrays.available
+    fig, axes = plt.subplots(1, 2 if own_panel else 1, figsize=(13 if own_panel else 6.5, 4.4),
+                             squeeze=False)
+    axes = list(axes[0])
+    plot_learning_curves(results, "test_mse", ax=axes[0], methods=config.methods,
+                         n_initial=config.n_initial,
+                         title=figure_title(source, config, int(results["seed"].nunique()), what))
+    axes[0].set_ylabel("test MSE (SD1 usage)")
+    fig.tight_layout()
+    if not is_simulated(source):
+        return fig, axes, beside(fig, axes[0], arrays, config, results, "test_mse", data_source=source)
+    text = caption(config, arrays, source)
+    if own_panel:
+        thresholds = TABLE1_SPLICING_MSE["thresholds"]
+        _authors_table1_panel(axes[1], arrays, authors_thresholds(arrays, "test_mse", thresholds),
+                              thresholds)
+        fig.tight_layout()
+        text = textwrap.fill("right: the authors' curves on the REAL library, in a panel of their own "
+                             "(ours ran on the SIMULATED library: other data, other MSE scale)",
+                             110, subsequent_indent="  ") + "\n" + text
+    add_caption(fig, text)
+    return fig, axes, text
+
+
+def calibration_for(results: pd.DataFrame, config, data) -> pd.DataFrame:
+    """:func:`calibration_table` of ``config``'s runs: with its ``noise_fraction`` only when
+    tau^-1 comes from it (not from a fixed ``noise``), in y's units via
+    :func:`initial_target_sd`."""
+    fraction = None if config.noise is not None else config.noise_fraction
+    return calibration_table(results, fraction, initial_target_sd(config, data))

@@ -1,10 +1,12 @@
 """Tables and titles shared by every experiment's notebook (03-07), beside the paper's numbers.
 
-- :func:`config_summary` (fields :data:`CONFIG_FIELDS`), :func:`describe_runs`: what ran.
+- :func:`config_summary` (fields :data:`CONFIG_FIELDS`), :func:`describe_runs`: what ran, and
+  where each setting comes from (:func:`deimos_utils.config.field_provenance`).
 - :func:`is_simulated`, :func:`data_label`, :func:`figure_title`: figure titles that name the
   data (``"SIMULATED library"`` for simulated data), the preset and the repeats.
 - :func:`threshold_comparison`: Tables 1 and 2, acquisitions needed to reach each threshold
-  (:func:`deimos_utils.stats.acquisitions_to_threshold`), ours beside the paper's.
+  (:func:`deimos_utils.stats.acquisitions_to_threshold`), ours beside the authors' arrays'
+  (:func:`deimos_utils.authors_overlay.authors_thresholds`) and the paper's.
 - :func:`lmm_comparison`: Appendix C, DEIMOS against each other method of one experiment's
   results (:func:`deimos_utils.stats.lmm_lrt`), the p-values (:func:`format_p_value`, finite
   even where a p-value underflows a float) next to the paper's
@@ -42,17 +44,23 @@ __all__ = [
 #: Configuration fields :func:`config_summary` shows by default, per task, in this order.
 CONFIG_FIELDS = {
     "classification": (
-        "classes", "n_initial", "n_validation", "batch_size", "n_acquired", "n_candidates", "n_test",
-        "n_repeats", "n_masks", "train_steps", "train_epochs", "train_batch_size", "weight_decay_c",
-        "noise_fraction", "methods",
+        "classes", "methods", "n_repeats", "initial_set", "n_initial", "n_validation", "batch_size",
+        "n_acquired", "n_candidates", "n_test", "test_mc_passes", "n_masks", "model", "conv_dropout",
+        "dropout", "weight_decay_c", "optimizer", "learning_rate", "train_steps", "train_epochs",
+        "train_batch_size", "input_scale", "noise", "noise_fraction", "smoothing",
     ),
     "regression": (
-        "experiment", "preset", "tag", "dataset", "resolution", "methods", "n_repeats", "n_initial",
-        "n_acquired", "batch_size", "n_candidates", "n_validation", "test_fraction", "n_test",
-        "n_masks", "model", "conv_dropout", "dropout", "train_steps", "train_epochs",
-        "train_batch_size", "learning_rate", "weight_decay_c", "noise_fraction",
+        "experiment", "preset", "tag", "dataset", "resolution", "methods", "n_repeats", "initial_set",
+        "n_initial", "n_acquired", "batch_size", "n_candidates", "n_validation", "test_fraction",
+        "n_test", "test_mc_passes", "n_masks", "model", "conv_dropout", "dropout", "weight_decay_c",
+        "optimizer", "learning_rate", "train_steps", "train_epochs", "train_batch_size",
+        "standardize_y", "noise", "noise_fraction",
     ),
 }
+#: fields that name a run rather than set it (no provenance)
+_NAMES_THE_RUN = ("experiment", "preset", "tag")
+#: the second-level column names of :func:`config_summary`
+VALUE, PROVENANCE = "value", "provenance"
 
 
 def method_label(method: str) -> str:
@@ -104,13 +112,18 @@ def _field_text(name: str, value) -> str:
     return text or "-"
 
 
-def config_summary(*configs, fields: Sequence[str] | None = None) -> pd.DataFrame:
-    """The configuration fields that decide what ran: one column per config, one row per field.
+def config_summary(*configs, fields: Sequence[str] | None = None, provenance: bool = True) -> pd.DataFrame:
+    """The configuration fields that decide what ran, and where each comes from.
 
-    ``fields`` defaults to :data:`CONFIG_FIELDS` of the configs' task (their union, in order,
-    when the configs mix tasks). Columns are named ``"<experiment> (<run_name>)"``; values are
-    text (see :func:`_field_text`).
+    One row per field; per config a column ``"<experiment> (<run_name>)"``. With
+    ``provenance`` (default) the columns are two levels, ``(<name>, "value")`` and
+    ``(<name>, "provenance")``: the paper, the authors' code, or ours (the ``cpu`` / ``quick``
+    preset, or an override), from :func:`deimos_utils.config.field_provenance`. ``fields``
+    defaults to :data:`CONFIG_FIELDS` of the configs' task (their union, in order, when the
+    configs mix tasks). Values are text (see :func:`_field_text`).
     """
+    from .config import field_provenance
+
     if not configs:
         raise ValueError("config_summary needs at least one config")
     if fields is None:
@@ -128,10 +141,18 @@ def config_summary(*configs, fields: Sequence[str] | None = None) -> pd.DataFram
         if missing:
             raise ValueError(f"config {cfg.experiment!r} has no field(s) {missing}")
         name = f"{cfg.experiment} ({cfg.run_name})"
-        if name in cols:
+        if any(key[0] == name for key in cols):
             raise ValueError(f"two configs are both {name!r}; give them distinct tags")
-        cols[name] = [_field_text(f, getattr(cfg, f)) for f in fields]
-    return pd.DataFrame(cols, index=pd.Index(fields, name="field"))
+        unused = cfg.noise is not None  # a fixed tau^-1 replaces noise_fraction
+        cols[(name, VALUE)] = ["unused (noise is set)" if f == "noise_fraction" and unused
+                               else _field_text(f, getattr(cfg, f)) for f in fields]
+        if provenance:
+            prov = field_provenance(cfg)
+            cols[(name, PROVENANCE)] = ["-" if f in _NAMES_THE_RUN else prov[f] for f in fields]
+    table = pd.DataFrame(cols, index=pd.Index(fields, name="field"))
+    if not provenance:
+        table.columns = [name for name, _ in table.columns]
+    return table
 
 
 def describe_runs(results: pd.DataFrame, by: str = "method") -> pd.DataFrame:
@@ -198,22 +219,27 @@ def _threshold_labels(thresholds: list, digits: int) -> list:
 
 
 def threshold_comparison(results: pd.DataFrame, metric: str, thresholds: Sequence[float] | None = None,
-                         paper: Mapping | None = None, *, methods=None, digits: int = 4) -> pd.DataFrame:
+                         paper: Mapping | None = None, *, methods=None, digits: int = 4,
+                         authors: Mapping | None = None) -> pd.DataFrame:
     """Tables 1 and 2: acquisitions each method's mean curve needs to reach each threshold.
 
     ``paper``: a mapping like :data:`~deimos_utils.paper.TABLE2_MNIST_7V9_ACCURACY` (key
     ``"thresholds"`` plus one list per method, in the order of the thresholds);
     ``thresholds``: ours, default the paper's (pass others when the paper's do not fit this
-    run's scale, e.g. :func:`deimos_utils.regression_figures.splicing_thresholds`).
+    run's scale, e.g. :func:`deimos_utils.regression_figures.splicing_thresholds`);
+    ``authors``: ``{method: [acquisitions or None per threshold]}`` from the authors' arrays
+    at the paper's thresholds (:func:`deimos_utils.authors_overlay.authors_thresholds`;
+    ``{}`` when their arrays are absent).
 
-    Cells read ``"ours (paper)"`` (ours alone for a method the paper does not list),
-    ``"not reached"`` where our mean curve never gets there. Columns: the methods' display
-    names (the column index is named ``"ours (paper)"`` when any paper numbers are shown).
-    Rows: our thresholds as text (``digits`` significant digits, more where needed to tell
-    them apart), with the paper's threshold in brackets where ours differ from it.
-    ``table.attrs`` holds the raw numbers: ``"thresholds"`` (ours, floats) and
-    ``"acquisitions"`` (``{method: [int or None per threshold]}``, for
-    :func:`~deimos_utils.plots.save_numbers`).
+    Without ``authors`` cells read ``"ours (paper)"`` (ours alone for a method the paper does
+    not list). With it, three numbers a cell: ``"ours / their arrays / paper"`` (``"-"`` for a
+    method one of them lacks). ``"not reached"`` where a mean curve never gets there. Columns:
+    the methods' display names (the column index is named after the cells' layout). Rows: our
+    thresholds as text (``digits`` significant digits, more where needed to tell them
+    apart), with the paper's threshold in brackets where ours differ from it (theirs and the
+    paper's count at the paper's). ``table.attrs`` holds the raw numbers: ``"thresholds"``
+    (ours, floats), ``"acquisitions"`` (``{method: [int or None per threshold]}``, ours) and,
+    with ``authors``, ``"authors"`` (as given, for :func:`~deimos_utils.plots.save_numbers`).
     """
     _require(results, ("method", "n_acquired", metric), "threshold_comparison")
     methods = _methods_in(results, methods)
@@ -228,15 +254,45 @@ def threshold_comparison(results: pd.DataFrame, metric: str, thresholds: Sequenc
         raise ValueError(f"paper['thresholds'] has {len(paper_thresholds)} values for {len(thr)} thresholds")
     raw = acquisitions_to_threshold(results, metric, thr, methods=methods)
     theirs = {m: v for m, v in theirs.items() if m in methods}
-    text = format_threshold_table(raw, paper=theirs)
+    if authors is None:
+        text = format_threshold_table(raw, paper=theirs)
+        layout = "ours (paper)" if theirs else None
+    else:
+        text = _three_way(raw, dict(authors), theirs)
+        layout = "ours / their arrays / paper"
     labels = _threshold_labels(thr, digits)
     if paper_thresholds is not None and [float(p) for p in paper_thresholds] != thr:
         labels = [f"{ours} ({float(p):g})" for ours, p in zip(labels, paper_thresholds)]
     text.index = pd.Index(labels, name=f"{metric.replace('_', ' ')} threshold")
-    text.columns = pd.Index([method_label(m) for m in raw.columns], name="ours (paper)" if theirs else None)
+    text.columns = pd.Index([method_label(m) for m in raw.columns], name=layout)
     text.attrs["thresholds"] = thr
     text.attrs["acquisitions"] = {m: [None if pd.isna(v) else int(v) for v in raw[m]] for m in raw.columns}
+    if authors is not None:
+        text.attrs["authors"] = {m: list(v) for m, v in authors.items()}
     return text
+
+
+def _count_text(value) -> str:
+    return "not reached" if value is None or value is pd.NA or (
+        isinstance(value, float) and math.isnan(value)) else str(int(value))
+
+
+def _three_way(raw: pd.DataFrame, authors: dict, paper: dict) -> pd.DataFrame:
+    """Cells ``"ours / theirs / paper"``: ``"-"`` where a method has no numbers of theirs or
+    the paper's, ``"not reached"`` where a curve never gets there."""
+    n = len(raw.index)
+    for what, table in (("authors", authors), ("paper", paper)):
+        for m, vals in table.items():
+            if len(list(vals)) != n:
+                raise ValueError(f"{what}[{m!r}] has {len(list(vals))} values for {n} thresholds")
+    out = pd.DataFrame(index=raw.index, columns=raw.columns, dtype=object)
+    for m in raw.columns:
+        for k, t in enumerate(raw.index):
+            cells = [_count_text(raw.at[t, m])]
+            for table in (authors, paper):
+                cells.append(_count_text(list(table[m])[k]) if m in table else "-")
+            out.at[t, m] = " / ".join(cells)
+    return out
 
 
 # ------------------------------------------------------------------------------------ Appendix C

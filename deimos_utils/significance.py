@@ -2,6 +2,9 @@
 
 Reads the results store the other notebooks write (``results/<experiment>/<preset>/``); an
 experiment whose tables are missing is listed with the command that produces them.
+:func:`authors_significance_table` runs the same test on the authors' published arrays (the
+paper's range, which reproduces the paper's p-values) and :func:`beside_authors` puts the two
+side by side, with the paper's p-values.
 """
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from .config import EXPERIMENTS
+from .paper import PAPER_P_VALUES
+from .plots import METHOD_LABELS
 from .store import load_results
 
 #: which notebook runs each experiment
@@ -21,6 +26,9 @@ NOTEBOOK_OF = {
     "mnist_7v9_b25": "05_mnist_7v9.ipynb",
     "mnist_0to9_b25": "06_mnist_0to9.ipynb",
 }
+#: the authors' experiments, in the order of their tables
+AUTHORS_ORDER = ("mnist_7v9_b1", "mnist_7v9_b25", "mnist_0to9_b100", "splicing", "utkface_b100",
+                 "utkface_b200")
 
 
 def metric_of(experiment: str) -> str:
@@ -92,3 +100,64 @@ def plot_significance(table: pd.DataFrame):
     ax.invert_yaxis()
     fig.tight_layout()
     return fig
+
+
+def authors_significance_table(data_dir=None, experiments=AUTHORS_ORDER) -> tuple[pd.DataFrame, list]:
+    """:func:`significance_table` on the authors' arrays, each cut to the paper's range
+    (:func:`deimos_utils.authors.within_horizon`: what reproduces the paper's p-values).
+
+    Returns ``(table, missing)``: ``missing`` lists the experiments whose arrays are absent
+    (the table then lacks their rows; empty table when none are present).
+    """
+    from .authors import within_horizon
+    from .authors_overlay import load_arrays
+
+    found, missing = {}, []
+    for experiment in experiments:
+        arrays = load_arrays(experiment, data_dir)
+        if arrays.available:
+            found[experiment] = within_horizon(arrays.results)
+        else:
+            missing.append(experiment)
+    return significance_table(found), missing
+
+
+def beside_authors(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
+    """Our p-values, those of the authors' arrays and the paper's, one row per (experiment,
+    baseline), in our experiments' names (our MNIST 0-9 at b = 25 faces their b = 100 arrays:
+    the ``their arrays`` column names the arrays of each row).
+
+    ``ours`` and ``theirs`` are :func:`significance_table` outputs (either may be empty).
+    Columns: ``experiment``, ``method``, ``their arrays``, ``repeats``, ``p (ours)``,
+    ``better (ours)``, ``p (their arrays)``, ``better (their arrays)``, ``p (paper)``;
+    ``"-"`` where one side has no row.
+    """
+    from .authors_overlay import AUTHORS_EXPERIMENT_OF
+
+    key = ["experiment", "method"]
+    ours_of = {v: k for k, v in AUTHORS_EXPERIMENT_OF.items() if k != v}  # their -> our name
+    a = ours.rename(columns={"p-value": "p (ours)", "better": "better (ours)"}) if len(ours) else \
+        pd.DataFrame(columns=key + ["repeats", "p (ours)", "better (ours)", "p-value (paper)"])
+    if len(theirs):
+        b = theirs.assign(**{"their arrays": theirs["experiment"],
+                             "experiment": theirs["experiment"].map(lambda e: ours_of.get(e, e))})
+        b = b.rename(columns={"p-value": "p (their arrays)", "better": "better (their arrays)",
+                              "p-value (paper)": "paper (theirs)"})
+    else:
+        b = pd.DataFrame(columns=key + ["their arrays", "p (their arrays)", "better (their arrays)",
+                                        "paper (theirs)"])
+    cols_a = key + ["repeats", "p (ours)", "better (ours)", "p-value (paper)"]
+    cols_b = key + ["their arrays", "p (their arrays)", "better (their arrays)", "paper (theirs)"]
+    out = a[cols_a].merge(b[cols_b], on=key, how="outer", sort=False)
+    method_of = {label: m for m, label in METHOD_LABELS.items()}
+    paper = [PAPER_P_VALUES.get((e, method_of.get(m, m)), "-")
+             for e, m in zip(out["experiment"], out["method"])]
+    out = out.assign(**{"p (paper)": paper}).drop(columns=["p-value (paper)", "paper (theirs)"])
+    out = out.astype(object).where(out.notna(), "-")
+    out["repeats"] = pd.Series([v if v == "-" else int(v) for v in out["repeats"]], index=out.index,
+                               dtype=object)  # 3, not the 3.0 the merge leaves
+    order = {e: i for i, e in enumerate(dict.fromkeys(list(EXPERIMENTS) + list(AUTHORS_ORDER)))}
+    out["_o"] = out["experiment"].map(lambda e: order.get(e, len(order)))
+    out = out.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
+    return out[["experiment", "method", "their arrays", "repeats", "p (ours)", "better (ours)",
+                "p (their arrays)", "better (their arrays)", "p (paper)"]]

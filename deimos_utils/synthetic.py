@@ -1,10 +1,15 @@
 """The 1D synthetic regression of section 5.1 and Fig 1 (Appendix D).
 
-A random fully connected network [32, 32] with zero-mean Gaussian weights and biases generates
-y = f(x) + Gaussian noise on x in [-10, 10]. The training set is deliberately sparse in part of
-the range. An MC-dropout MLP [256, 256, 256] (p = 0.2, lambda = 5e-4) is fit, DEIMOS scores a
-grid of candidates across the range and picks a batch of 5, those are labelled, and the model is
-retrained from scratch.
+Two sources of data. ``"generated"``: a random fully connected network [32, 32] with
+zero-mean Gaussian weights and biases generates y = f(x) + Gaussian noise on x in [-10, 10],
+with a training set deliberately sparse in part of the range. ``"authors"``: the authors' own
+1D data (:func:`deimos_utils.authors.load_authors_1d`: 100 training points mostly outside
+[-2, 2], a pool of 201 labelled candidates, a noiseless test grid), fit with their model
+(:data:`AUTHORS_MODEL`). An MC-dropout MLP [256, 256, 256] (p = 0.2, lambda = 5e-4) is fit,
+DEIMOS scores the candidates, picks a batch of 5, those are labelled, and the model is
+retrained from scratch. :func:`run_preset` runs a preset (:data:`PRESETS`), falling back to
+generated data, with a message, when the authors' arrays are absent; :func:`plot_fig1` and
+:func:`plot_beside_authors` draw Fig 1 and our EI beside the authors' published one.
 """
 from __future__ import annotations
 
@@ -14,17 +19,29 @@ import numpy as np
 import torch
 
 from .acquisition import deimos_batch, deimos_scores
-from .calibration import regression_noise
+from .calibration import mean_dropout_variance, regression_noise
 from .mc_dropout import mc_predict
-from .models import MLP
+from .models import MLP, keras_init_
 from .runtime import default_device, derive_seed, make_rng
 from .training import evaluate, train_model
 
-#: settings per scale preset (the paper gives the architecture, p, lambda and b = 5 only)
+#: the authors' 1D model (AUTHORS.md): 3 x (dense 256 ReLU, dropout 0.2), dense 1; L2
+#: lambda = 5e-4 on every layer's weights; Adam, 300 epochs of batches of 32; Keras'
+#: initialisation; raw inputs; tau^-1 = 0.15 x the mean MC-dropout variance on the pool
+AUTHORS_MODEL = {"epochs": 300, "train_batch_size": 32, "p": 0.2, "lam": 5e-4, "noise_fraction": 0.15}
+
+#: settings per scale preset. quick: generated data (the paper gives the architecture, p,
+#: lambda and b = 5 only); cpu and paper: the authors' data and model (a few seconds on a
+#: CPU, so cpu = paper), with ``fallback`` (generated data) when their arrays are absent
 PRESETS = {
-    "quick": {"train_steps": 1500, "n_grid": 401, "n_masks": 50},
-    "paper": {"train_steps": 4000, "n_grid": 1001, "n_masks": 50},
+    "quick": {"data": "generated", "train_steps": 1500, "n_grid": 401, "n_masks": 50},
+    "cpu": {"data": "authors", "n_masks": 50, **AUTHORS_MODEL,
+            "fallback": {"train_steps": 4000, "n_grid": 1001, "n_masks": 50}},
+    "paper": {"data": "authors", "n_masks": 50, **AUTHORS_MODEL,
+              "fallback": {"train_steps": 4000, "n_grid": 1001, "n_masks": 50}},
 }
+#: where the training data are sparse: generated data, the authors' data
+SPARSE = {"generated": (-2.5, 2.5), "authors": (-2.0, 2.0)}
 
 
 @dataclass
@@ -109,8 +126,11 @@ def test_mse(model, data: SyntheticData) -> float:
 
 def run(seed: int = 5, batch_size: int = 5, train_steps: int = 1500, n_grid: int = 401,
         n_masks: int = 50, noise_fraction: float = 0.15) -> dict:
-    """Fit, score the grid with DEIMOS, pick a batch, label it, refit. Returns every quantity
-    the figure and the printed summary need (numpy arrays and floats)."""
+    """Generated data: fit, score the grid with DEIMOS, pick a batch, label it, refit.
+
+    Returns every quantity the figure and the printed summary need (numpy arrays and
+    floats): the keys of :func:`run_authors` plus ``data`` (:class:`SyntheticData`).
+    """
     data = make_data(seed)
     grid = np.linspace(-10, 10, n_grid)
     before = fit_mlp(data.x_train, data.y_train, seed=derive_seed(seed, "fit", 0),
@@ -126,10 +146,162 @@ def run(seed: int = 5, batch_size: int = 5, train_steps: int = 1500, n_grid: int
     after = fit_mlp(x_after, y_after, seed=derive_seed(seed, "fit", 1), steps=train_steps)
     preds_after = mc_grid(after, grid, n_masks, seed)
     return {
-        "data": data, "grid": grid, "noise": noise, "ei": ei, "picked": picked, "gains": gains,
+        "data": data, "source": f"generated (seed {seed})", "sparse": SPARSE["generated"],
+        "x_train": data.x_train, "y_train": data.y_train, "truth_x": grid, "truth_y": data.f(grid),
+        "grid": grid, "noise": noise, "ei": ei, "picked": picked, "gains": gains,
         "x_new": x_new, "y_new": y_new, "preds_before": preds, "preds_after": preds_after,
-        "mse_before": test_mse(before, data), "mse_after": test_mse(after, data),
+        "mse_before": test_mse(before, data), "mse_after": test_mse(after, data), "message": "",
     }
+
+
+def fit_authors_mlp(x, y, *, seed: int, epochs: int = 300, train_batch_size: int = 32,
+                    p: float = 0.2, lam: float = 5e-4, device=None) -> torch.nn.Module:
+    """The authors' 1D model (:data:`AUTHORS_MODEL`) trained from scratch on raw (x, y)."""
+    device = device or default_device()
+    torch.manual_seed(derive_seed(seed, "init-weights"))
+    model = keras_init_(MLP(1, hidden=(256, 256, 256), p=p)).to(device)
+    xt = torch.as_tensor(np.asarray(x), dtype=torch.float32).reshape(-1, 1)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.float32)
+    return train_model(model, xt, yt, task="regression", epochs=epochs, batch_size=train_batch_size,
+                       lr=1e-3, weight_decay=lam, seed=seed, optimizer="adam")
+
+
+def _raw_mc(model, x, n_masks: int, seed: int) -> np.ndarray:
+    xt = torch.as_tensor(np.asarray(x), dtype=torch.float32).reshape(-1, 1)
+    return mc_predict(model, xt, n_masks=n_masks, seed=seed, task="regression").cpu().numpy()
+
+
+def _raw_mse(model, x, y) -> float:
+    xt = torch.as_tensor(np.asarray(x), dtype=torch.float32).reshape(-1, 1)
+    return evaluate(model, xt, np.asarray(y), "regression")["test_mse"]
+
+
+def run_authors(d: dict, seed: int = 5, batch_size: int = 5, *, n_masks: int = 50, epochs: int = 300,
+                train_batch_size: int = 32, p: float = 0.2, lam: float = 5e-4,
+                noise_fraction: float = 0.15) -> dict:
+    """The authors' 1D data ``d`` (:func:`~deimos_utils.authors.load_authors_1d`) with their
+    model: fit on their 100 training points, tau^-1 = ``noise_fraction`` x the mean MC-dropout
+    variance on the pool, DEIMOS over the pool (X_samp = candidates = the 201 pool points),
+    label the batch with the pool's y, refit; test MSE on their test grid.
+
+    Returns ``source``, ``sparse``, ``x_train``, ``y_train``, ``truth_x``, ``truth_y`` (their
+    noiseless test grid), ``grid`` (the candidates' x), ``noise``, ``ei`` (over ``grid``),
+    ``picked``, ``gains``, ``x_new``, ``y_new``, ``preds_before``, ``preds_after`` (over
+    ``grid``), ``mse_before``, ``mse_after``, ``message``.
+    """
+    grid, y_pool = d["x_pool"], d["y_pool"]
+    settings = dict(epochs=epochs, train_batch_size=train_batch_size, p=p, lam=lam)
+    before = fit_authors_mlp(d["x_train"], d["y_train"], seed=derive_seed(seed, "fit", 0), **settings)
+    preds = _raw_mc(before, grid, n_masks, seed)
+    noise = noise_fraction * mean_dropout_variance(preds, "regression")
+    ei = deimos_scores(preds, noise=noise)
+    picked, gains = deimos_batch(preds, batch_size, noise=noise)
+    x_new, y_new = grid[picked], y_pool[picked]
+    after = fit_authors_mlp(np.concatenate([d["x_train"], x_new]), np.concatenate([d["y_train"], y_new]),
+                            seed=derive_seed(seed, "fit", 1), **settings)
+    return {
+        "source": "the authors' 1D data", "sparse": SPARSE["authors"],
+        "x_train": d["x_train"], "y_train": d["y_train"], "truth_x": d["x_test"], "truth_y": d["y_test"],
+        "grid": grid, "noise": float(noise), "ei": ei, "picked": picked, "gains": gains,
+        "x_new": x_new, "y_new": y_new, "preds_before": preds,
+        "preds_after": _raw_mc(after, grid, n_masks, seed),
+        "mse_before": _raw_mse(before, d["x_test"], d["y_test"]),
+        "mse_after": _raw_mse(after, d["x_test"], d["y_test"]), "message": "",
+    }
+
+
+def run_preset(scale: str, seed: int = 5, batch_size: int = 5, data_dir=None) -> tuple[dict, dict | None]:
+    """Run preset ``scale`` (:data:`PRESETS`): ``(result, theirs)``.
+
+    ``theirs`` is the authors' 1D arrays (None when absent). A preset on the authors' data
+    falls back to generated data when their arrays are absent; ``result["message"]`` then
+    says so and what to do.
+    """
+    from .authors import load_authors_1d
+    from .authors_overlay import not_found_message
+    from .data.paths import MissingDataError
+
+    if scale not in PRESETS:
+        raise ValueError(f"unknown scale {scale!r}; presets: {', '.join(PRESETS)}")
+    settings = dict(PRESETS[scale])
+    source, fallback = settings.pop("data"), settings.pop("fallback", None)
+    try:
+        theirs = load_authors_1d(data_dir, download=False)
+    except MissingDataError:
+        theirs = None
+    if source == "authors" and theirs is not None:
+        return run_authors(theirs, seed, batch_size, **settings), theirs
+    if source == "authors":
+        result = run(seed=seed, batch_size=batch_size, **fallback)
+        result["message"] = (not_found_message(data_dir) + f"; the {scale} preset ran on generated "
+                             "data instead")
+        return result, None
+    result = run(seed=seed, batch_size=batch_size, **settings)
+    if theirs is None:
+        result["message"] = not_found_message(data_dir)
+    return result, theirs
+
+
+def sparse_means(result: dict) -> tuple[float, float]:
+    """Mean EI of the candidates inside and outside the sparse region of the training data."""
+    lo, hi = result["sparse"]
+    inside = (result["grid"] > lo) & (result["grid"] < hi)
+    return float(result["ei"][inside].mean()), float(result["ei"][~inside].mean())
+
+
+def checks(result: dict) -> list[str]:
+    """The facts Fig 1 shows, as lines of text with booleans (stable across machines)."""
+    grid, ei, x_new = result["grid"], result["ei"], result["x_new"]
+    lo, hi = result["sparse"]
+    inside = (grid > lo) & (grid < hi)
+    ei_in, ei_out = sparse_means(result)
+    x_train = result["x_train"]
+    n_in = int(np.sum((x_train > lo) & (x_train < hi)))
+    where = f"[{lo:g}, {hi:g}]"
+    return [
+        f"training points: {len(x_train)} ({n_in} in {where})",
+        f"EI peak inside the sparse region {where}: {bool(inside[np.argmax(ei)])}",
+        f"mean EI inside / outside the sparse region > 2: {bool(ei_in / ei_out > 2)}",
+        f"batch of {len(x_new)}, every two picks at least 1.0 apart: "
+        f"{bool(np.min(np.diff(np.sort(x_new))) >= 1.0)}",
+        f"gains decrease along the batch: {bool(np.all(np.diff(result['gains']) < 0))}",
+        f"test MSE lower after retraining: {bool(result['mse_after'] < result['mse_before'])}",
+    ]
+
+
+def normalised_ei(ei) -> np.ndarray:
+    """EI divided by its maximum (the authors' published EI is normalised so)."""
+    ei = np.asarray(ei, dtype=np.float64)
+    top = float(ei.max())
+    if not top > 0:
+        raise ValueError("EI has no positive value to normalise by")
+    return ei / top
+
+
+def compare_with_authors(result: dict, theirs: dict) -> dict:
+    """Our batch and EI against the authors' published ones (``theirs`` from
+    :func:`~deimos_utils.authors.load_authors_1d`).
+
+    ``ours_sorted`` / ``theirs_sorted``: the two batches' inputs in increasing order;
+    ``same_candidates``: whether our EI is over their pool (then ``ei_correlation``, the
+    Pearson correlation of the two normalised EI curves, and ``common_picks``, the inputs in
+    both batches, are given; else None); ``argmax_ours`` / ``argmax_theirs``: where each EI
+    peaks.
+    """
+    same = result["grid"].shape == theirs["x_pool"].shape and bool(
+        np.allclose(result["grid"], theirs["x_pool"]))
+    ours_ei = normalised_ei(result["ei"])
+    out = {
+        "ours_sorted": np.sort(result["x_new"]), "theirs_sorted": np.sort(theirs["queried"]),
+        "same_candidates": same,
+        "argmax_ours": float(result["grid"][np.argmax(ours_ei)]),
+        "argmax_theirs": float(theirs["x_pool"][np.argmax(theirs["ei"])]),
+        "ei_correlation": None, "common_picks": None,
+    }
+    if same:
+        out["ei_correlation"] = float(np.corrcoef(ours_ei, theirs["ei"])[0, 1])
+        out["common_picks"] = np.intersect1d(np.round(result["x_new"], 6), np.round(theirs["queried"], 6))
+    return out
 
 
 def plot_fig1(result: dict, title_suffix: str = ""):
@@ -137,16 +309,17 @@ def plot_fig1(result: dict, title_suffix: str = ""):
     the model retrained from scratch after the batch is labelled."""
     import matplotlib.pyplot as plt
 
-    data, grid = result["data"], result["grid"]
+    grid = result["grid"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
-    panels = [(axes[0], result["preds_before"], data.x_train, data.y_train, "Before: DEIMOS EI and batch"),
-              (axes[1], result["preds_after"], np.concatenate([data.x_train, result["x_new"]]),
-               np.concatenate([data.y_train, result["y_new"]]), "After: retrained with the batch")]
+    x_train, y_train = result["x_train"], result["y_train"]
+    panels = [(axes[0], result["preds_before"], x_train, y_train, "Before: DEIMOS EI and batch"),
+              (axes[1], result["preds_after"], np.concatenate([x_train, result["x_new"]]),
+               np.concatenate([y_train, result["y_new"]]), "After: retrained with the batch")]
     for ax, preds, xs, ys, title in panels:
         mean, sd = preds.mean(axis=1), preds.std(axis=1, ddof=1)
         ax.fill_between(grid, mean - sd, mean + sd, color="#9ecae1", alpha=0.6, lw=0,
                         label="prediction +-1 sd")
-        ax.plot(grid, data.f(grid), "--", color="0.4", lw=1, label="true f(x)")
+        ax.plot(result["truth_x"], result["truth_y"], "--", color="0.4", lw=1, label="true f(x)")
         ax.plot(grid, mean, color="#08519c", lw=1.5, label="MC-dropout mean")
         ax.scatter(xs, ys, s=12, color="k", zorder=3, label="training data")
         ax.set_xlabel("x")
@@ -171,4 +344,33 @@ def plot_fig1(result: dict, title_suffix: str = ""):
     fig.legend(h1 + h2 + h3[-1:], l1 + l2 + l3[-1:], loc="lower center", ncol=7, fontsize=8,
                frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def plot_beside_authors(result: dict, theirs: dict | None):
+    """Our normalised EI and batch beside the authors' published ones (their 1D arrays), on
+    one x axis; None when their arrays are absent. Ours is solid red, theirs dashed black
+    ("authors (their arrays)"); triangles mark each batch (ours up, theirs down)."""
+    import matplotlib.pyplot as plt
+
+    if theirs is None:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    ax.plot(result["grid"], normalised_ei(result["ei"]), color="#d62728", lw=1.4,
+            label=f"ours: DEIMOS EI / max ({result['source']})")
+    ax.plot(theirs["x_pool"], theirs["ei"], "--", color="k", lw=1.2,
+            label="authors (their arrays): normalised EI on their pool")
+    ax.scatter(result["x_new"], np.full(len(result["x_new"]), -0.04), marker="^", s=70,
+               color="#d62728", edgecolor="k", zorder=4, clip_on=False, label="our batch")
+    ax.scatter(theirs["queried"], np.full(len(theirs["queried"]), -0.1), marker="v", s=70,
+               color="k", zorder=4, clip_on=False, label="their batch (QueriedInputs)")
+    lo, hi = result["sparse"]
+    ax.axvspan(lo, hi, color="0.9", zorder=0, label=f"sparse region of our data [{lo:g}, {hi:g}]")
+    ax.set_ylim(-0.14, 1.08)
+    ax.set_xlabel("x")
+    ax.set_ylabel("EI / max EI")
+    ax.set_title("Fig 1: our expected improvement and batch beside the authors'", fontsize=10)
+    ax.legend(fontsize=7, loc="upper right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
     return fig

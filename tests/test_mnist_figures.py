@@ -181,6 +181,8 @@ def test_sample_size_configs_tag_all_but_the_configured_size():
     assert (cfgs[100].n_candidates, cfgs[100].run_name) == (100, "quick-samp100")
     paper = mf.sample_size_configs(get_config("mnist_7v9_b25", "paper"), (500, 2500, 5000))
     assert paper[2500].tag == "" and paper[5000].tag == "samp5000"
+    tagged = mf.sample_size_configs(cfg.replace(tag="random-initial"), (20, 50))
+    assert tagged[20].run_name == "quick-random-initial-samp20" and tagged[50].run_name == "quick-random-initial"
     with pytest.raises(ValueError, match="distinct"):
         mf.sample_size_configs(cfg, (20, 20))
     with pytest.raises(ValueError, match="preset"):

@@ -194,9 +194,9 @@ def test_timing_summary_matches_literal():
 def test_figures():
     res = fake_results(10, metric="test_rmse")
     cfg_a, cfg_b = get_config("utkface_b100", "quick"), get_config("utkface_b200", "quick")
-    fig, axes = rf.plot_learning_panels({"a": (res, cfg_a), "b": (res, cfg_b)}, "test_rmse", "UTKFace",
-                                        what="RMSE", ylabel="years")
-    assert len(axes) == 2
+    fig, axes, caption = rf.plot_learning_panels({"a": (res, cfg_a), "b": (res, cfg_b)}, "test_rmse", "UTKFace",
+                                                 what="RMSE", ylabel="years")
+    assert len(axes) == 2 and caption == ""
     assert [line.get_label() for line in axes[0].get_lines()] == [
         "DEIMOS (3 seeds)", "Max. variance (3 seeds)", "Random (3 seeds)"]
     assert axes[1].get_title() == "RMSE: UTKFace, batch size 10\nquick preset, 3 repeats"

@@ -40,17 +40,20 @@ def fake_results(methods=("deimos", "random"), seeds=(0, 1), n_iter=4, batch_siz
 
 def test_config_summary_per_task():
     c1, c25 = get_config("mnist_7v9_b1", "quick"), get_config("mnist_0to9_b25", "cpu")
-    table = report.config_summary(c1, c25)
+    table = report.config_summary(c1, c25, provenance=False)
     assert list(table.columns) == ["mnist_7v9_b1 (quick)", "mnist_0to9_b25 (cpu)"]
     assert list(table.index) == list(report.CONFIG_FIELDS["classification"])
     assert table.at["batch_size", "mnist_0to9_b25 (cpu)"] == "25"
     assert table.at["classes", "mnist_7v9_b1 (quick)"] == "7, 9"
     assert table.at["classes", "mnist_0to9_b25 (cpu)"] == "all"
     assert table.at["methods", "mnist_7v9_b1 (quick)"] == "deimos, bald, max_entropy, random, kcenter"
+    # a fixed tau_s^-1 makes noise_fraction unused, and the table says so
+    assert table.at["noise", "mnist_7v9_b1 (quick)"] == "8.37e-05"
+    assert table.at["noise_fraction", "mnist_7v9_b1 (quick)"] == "unused (noise is set)"
 
     a = get_config("utkface_b100", "quick")
     b = get_config("utkface_b200", "quick", tag="v")
-    table = report.config_summary(a, b)
+    table = report.config_summary(a, b, provenance=False)
     assert list(table.columns) == ["utkface_b100 (quick)", "utkface_b200 (quick-v)"]
     assert list(table.index) == list(report.CONFIG_FIELDS["regression"])
     for cfg, col in ((a, "utkface_b100 (quick)"), (b, "utkface_b200 (quick-v)")):
@@ -60,12 +63,31 @@ def test_config_summary_per_task():
     assert table.at["tag", "utkface_b100 (quick)"] == "-" and table.at["tag", "utkface_b200 (quick-v)"] == "v"
 
 
+def test_config_summary_shows_each_fields_provenance():
+    cpu = get_config("utkface_b100", "cpu")
+    changed = get_config("utkface_b100", "cpu", n_masks=20)
+    table = report.config_summary(cpu, changed.replace(tag="j20"))
+    assert list(table.columns) == [("utkface_b100 (cpu)", "value"), ("utkface_b100 (cpu)", "provenance"),
+                                   ("utkface_b100 (cpu-j20)", "value"), ("utkface_b100 (cpu-j20)", "provenance")]
+    prov = table["utkface_b100 (cpu)"]["provenance"]
+    assert prov["n_masks"] == "paper" and prov["model"] == "authors' code"
+    assert prov["resolution"] == "ours (cpu preset)" and prov["n_candidates"] == "ours (cpu preset)"
+    assert prov["experiment"] == prov["preset"] == prov["tag"] == "-"
+    other = table["utkface_b100 (cpu-j20)"]
+    assert other.at["n_masks", "value"] == "20" and other.at["n_masks", "provenance"] == "ours (override)"
+    assert table["utkface_b100 (cpu)"].at["n_masks", "value"] == "50"
+    # the paper preset: nothing is ours among the fields that set the run, but the initial set
+    paper = report.config_summary(get_config("splicing", "paper"))["splicing (paper)"]["provenance"]
+    ours = [f for f, p in paper.items() if p.startswith("ours")]
+    assert ours == ["initial_set", "noise_fraction"]
+
+
 def test_config_summary_fields_and_errors():
     c1, a = get_config("mnist_7v9_b1", "quick"), get_config("utkface_b100", "quick")
     mixed = report.config_summary(c1, a)  # the union of both tasks' fields, in order
     cls, reg = report.CONFIG_FIELDS["classification"], report.CONFIG_FIELDS["regression"]
     assert list(mixed.index) == list(cls) + [f for f in reg if f not in cls]
-    chosen = report.config_summary(a, fields=["tag", "hidden", "n_test", "classes"])
+    chosen = report.config_summary(a, fields=["tag", "hidden", "n_test", "classes"], provenance=False)
     assert chosen["utkface_b100 (quick)"].tolist() == ["-", "256, 256, 256", str(a.n_test), "all"]
     with pytest.raises(ValueError, match="at least one"):
         report.config_summary()
