@@ -1,0 +1,2 @@
+"""Numba kernels for the CPU path of :func:`~deimos_utils.acquisition.deimos_batch`."""
+AVAILABLE = False
