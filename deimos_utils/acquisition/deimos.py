@@ -27,12 +27,11 @@ still in V: ``G_n = Phi_n Sigma A Sigma Phi_n^T`` with ``A = sum_r Phi_r^T Phi_r
 pick costs O(N C^2 J) and memory is O((S + N) C J) for N candidates, S sample points, C classes and
 J masks.
 
-Two exact reductions shrink the work before the loop: the centred predictions of a point are
-orthogonal to the constant over masks, so J - 1 coordinates suffice; and class probabilities sum
-to one, so a candidate's centred rows sum to zero over classes and C - 1 orthonormal class
-directions carry all of V_n (the remaining direction only holds the candidate's own noise). The
-class reduction is used only when the class sums vanish so closely that it changes no gain by more
-than 1e-10 of itself (float64 probabilities do; unnormalised outputs don't).
+One exact reduction shrinks the work: class probabilities sum to one, so a candidate's centred
+rows sum to zero over classes and C - 1 orthonormal class directions (Helmert's) carry all of
+V_n; the remaining direction only holds the candidate's own noise (a constant s in the gain with
+diagonal smoothing, s in tr(H_n)). It is used only when the class sums vanish so closely that it
+changes no gain by more than ~1e-10 of itself (normalised float64 probabilities do).
 
 Candidates outside the sample (``candidate_preds``): the trace runs over the sample's rows only
 and a candidate n enters through its noisy observation ``y_n = f_n + eps_n``, eps_n ~ N(0, s I_C)
@@ -65,8 +64,9 @@ from .dense import DEFAULT_SMOOTHING, DEGENERATE_RTOL, SMOOTHINGS, check_smoothi
 #: recompute the candidate blocks from Sigma once the best gain falls below this fraction of
 #: its value at the last recomputation (see ``_TorchEngine.refresh``)
 REFRESH_RATIO = 1e-3
-#: drop one class direction only if max_n ||sum_c Phi_n[c]||^2 / C <= this x s (see _prepare)
-CLASS_REDUCTION_RTOL = 1e-10
+#: drop one class direction only if max_n ||sum_c Phi_n[c]||^2 / C <= this x s: the largest
+#: relative change of a gain it may cause, per computation precision (see class_sums_vanish)
+CLASS_REDUCTION_RTOL = {torch.float64: 1e-10, torch.float32: 1e-6}
 #: rows per chunk when computing features (bounds the temporaries)
 FEATURE_CHUNK_ROWS = 1 << 16
 
@@ -118,42 +118,69 @@ def _check_candidate_preds(candidate_preds, candidates, sample, dtype):
 
 
 def orthonormal_complement(n: int, dtype=torch.float64, device=None) -> torch.Tensor:
-    """(n, n - 1) orthonormal basis of the vectors orthogonal to the constant (Helmert's)."""
+    """(n, n - 1) orthonormal basis of the vectors orthogonal to the constant (Helmert's):
+    column k - 1 is (1, ..., 1, -k, 0, ..., 0) / sqrt(k (k + 1)) with k ones."""
     k = torch.arange(1, n, dtype=dtype, device=device)
     i = torch.arange(n, dtype=dtype, device=device)[:, None]
     basis = (i < k).to(dtype) - k * (i == k).to(dtype)
     return basis / torch.sqrt(k * (k + 1))
 
 
-def _features(x, basis, rows=None):
-    """``x[rows]`` (M, C, J) centred over masks and projected on ``basis`` (J, J'), chunked."""
+def _features(x, rows=None):
+    """Phi of ``x[rows]`` (M, C, J): centred over masks and divided by sqrt(J - 1), chunked."""
     n = x.shape[0] if rows is None else len(rows)
-    out = torch.empty((n, x.shape[1], basis.shape[1]), dtype=x.dtype, device=x.device)
+    out = torch.empty((n, x.shape[1], x.shape[2]), dtype=x.dtype, device=x.device)
     step = max(1, FEATURE_CHUNK_ROWS // x.shape[1])
     for i in range(0, n, step):
         idx = slice(i, min(n, i + step))
         chunk = x[idx] if rows is None else x[torch.as_tensor(rows[idx], device=x.device)]
-        torch.matmul(chunk - chunk.mean(dim=-1, keepdim=True), basis, out=out[idx])
+        torch.sub(chunk, chunk.mean(dim=-1, keepdim=True), out=out[idx])
+        out[idx] *= (x.shape[2] - 1) ** -0.5
     return out
 
 
 def _max_row_sq(phi) -> float:
-    """The largest squared norm of a (point, class) row of phi (M, C, J'): V's largest diagonal
+    """The largest squared norm of a (point, class) row of phi (M, C, J): V's largest diagonal
     entry without noise."""
     return float(torch.linalg.vector_norm(phi, dim=2).max()) ** 2 if phi.shape[0] else 0.0
+
+
+def _gram(phi):
+    """A = sum_r phi_r^T phi_r over the (point, class) rows of phi (M, C, J) -> (J, J)."""
+    flat = phi.reshape(-1, phi.shape[-1])
+    return flat.T @ flat
+
+
+def sample_stats(sample):
+    """A over all the sample's rows and their largest squared norm, without a full-size copy."""
+    A = torch.zeros((sample.shape[2],) * 2, dtype=sample.dtype, device=sample.device)
+    top = 0.0
+    step = max(1, FEATURE_CHUNK_ROWS // sample.shape[1])
+    for i in range(0, sample.shape[0], step):
+        phi = _features(sample[i:i + step])
+        A += _gram(phi)
+        top = max(top, _max_row_sq(phi))
+    return A, top
+
+
+def class_sums_vanish(d2_max: float, s: float, dtype) -> bool:
+    """Whether the constant class direction may be dropped, given max_n ||d_n||^2 with
+    d_n = sum_c Phi_n[c] / sqrt(C): it enters every gain only at second order, as
+    ||d_n||^2 / s relative to it, so this keeps every gain within ~1e-10 of itself (float64)."""
+    return d2_max <= CLASS_REDUCTION_RTOL.get(dtype, 1e-10) * s
 
 
 @dataclass
 class _Problem:
     """The candidate features and constants the greedy loop works on (see the module docstring).
 
-    P (N, c, J') candidate features (c = C, or C - 1 after the class reduction); A (J', J');
+    P (N, c, J) candidate features (c = C, or C - 1 after the class reduction); A (J, J);
     own_noise: the candidates' own noisy rows are in the trace and leave V when picked;
     extra: constant added to every score (the dropped class direction's own noise, s);
     extra_trace: the same for tr(H_n) in the degeneracy test; floor: that test's threshold.
     """
 
-    P: torch.Tensor
+    P: torch.Tensor | None
     A: torch.Tensor
     s: float
     own_noise: bool
@@ -162,39 +189,32 @@ class _Problem:
     floor: float
 
 
-def _prepare(sample, cand, s, diagonal, outside) -> _Problem:
-    """Features of the candidates and A of the trace rows, with the exact reductions applied."""
-    n_classes, n_masks = sample.shape[1], sample.shape[2]
-    basis = orthonormal_complement(n_masks, sample.dtype, sample.device) * (n_masks - 1) ** -0.5
-    phi = _features(sample, basis)
-    flat = phi.view(-1, phi.shape[-1])
-    A, diag_max = flat.T @ flat, _max_row_sq(phi)  # A: sum of phi_r^T phi_r over the trace rows
-    if outside is None:
-        every = len(cand) == sample.shape[0] and np.array_equal(cand, np.arange(len(cand)))
-        P = phi if every else phi[torch.as_tensor(cand, device=phi.device)]
-    else:
-        P = _features(outside, basis)
-        diag_max = max(diag_max, _max_row_sq(P))
-    del phi, flat
+def make_problem(P, A, s, diagonal, outside, n_classes, diag_max, reduced) -> _Problem:
+    """The constants of :class:`_Problem` (one definition for both engines)."""
     # the dense reference's threshold: V's largest diagonal entry, its noise included if V has it
     floor = DEGENERATE_RTOL * max(diag_max + (s if diagonal else 0.0), 1e-300) * n_classes
-    drop_rows = diagonal and outside is None
-    reduced = n_classes > 1 and _class_sums_vanish(P, s)
+    own = diagonal and outside is None
+    return _Problem(P, A, s, own, s if (reduced and own) else 0.0, s if reduced else 0.0, floor)
+
+
+def _prepare(sample, cand, s, diagonal, outside) -> _Problem:
+    """Features of the candidates (N, c, J) and A of the trace rows, for :class:`_TorchEngine`."""
+    n_classes = sample.shape[1]
+    if outside is None:
+        every = len(cand) == sample.shape[0] and np.array_equal(cand, np.arange(len(cand)))
+        P = _features(sample, None if every else cand)
+        A, diag_max = (_gram(P), _max_row_sq(P)) if every else sample_stats(sample)
+    else:
+        A, diag_max = sample_stats(sample)
+        P = _features(outside)
+        diag_max = max(diag_max, _max_row_sq(P))
+    reduced = False
+    if n_classes > 1 and len(P):
+        d2 = float((P.sum(dim=1) ** 2).sum(dim=1).max()) / n_classes
+        reduced = class_sums_vanish(d2, s, P.dtype)
     if reduced:
-        E = orthonormal_complement(n_classes, P.dtype, P.device)  # (C, C - 1)
-        P = torch.einsum("kc,nkj->ncj", E, P)
-    return _Problem(P.contiguous(), A, s, drop_rows, s if (reduced and drop_rows) else 0.0,
-                    s if reduced else 0.0, floor)
-
-
-def _class_sums_vanish(P, s) -> bool:
-    """Whether dropping the constant class direction changes no gain by more than ~1e-10.
-
-    The direction's share of a candidate, d_n = sum_c P_n[c] / sqrt(C), enters every gain only
-    at second order, as ||d_n||^2 / s relative to it.
-    """
-    d2 = (P.sum(dim=1) ** 2).sum(dim=1) / P.shape[1]
-    return bool(len(d2) == 0 or float(d2.max()) <= CLASS_REDUCTION_RTOL * s)
+        P = orthonormal_complement(n_classes, P.dtype, P.device).T @ P  # (N, C - 1, J)
+    return make_problem(P.contiguous(), A, s, diagonal, outside, n_classes, diag_max, reduced)
 
 
 class _TorchEngine:
@@ -247,15 +267,10 @@ class _TorchEngine:
 
     def condition(self, best: int):
         """Condition V on candidate ``best`` (one step of Algorithm 1) and score again."""
-        prob, (n, c, _) = self.prob, self.P.shape
-        Pb = self.P[best]
-        Lb = torch.linalg.cholesky(self.Q[best] + self.s_eye)
-        u = torch.linalg.solve_triangular(Lb, Pb @ self.Sigma, upper=False).T  # Sigma Pb^T Lb^-T
-        w = directions(self.Sigma, self.A, u, Lb, prob.s, prob.own_noise)
-        if prob.own_noise:  # the picked point's rows leave V
-            self.A = self.A - Pb.T @ Pb
-        self.Sigma = self.Sigma - u @ u.T
-        Y = (self.P_flat @ torch.cat([u, w], dim=1)).view(n, c, 2 * c)
+        n, c, _ = self.P.shape
+        UW, self.Sigma, self.A = pick_update(self.Sigma, self.A, self.P[best], self.Q[best],
+                                             self.prob.s, self.prob.own_noise)
+        Y = (self.P_flat @ UW).view(n, c, 2 * c)
         Z, R = Y[..., :c], Y[..., c:]
         self.Q = torch.baddbmm(self.Q, Z, Z.mT, alpha=-1.0)
         X = Z @ R.mT
@@ -263,27 +278,34 @@ class _TorchEngine:
         return self.scores()
 
 
-def directions(Sigma, A, u, Lb, s, own_noise):
-    """The second block w of the pick's directions [u | w] (J', c), A being the one before the
-    pick: with M = u^T A u, w = Sigma A u - u M / 2, plus s^2 / 2 u L_b^-1 L_b^-T when the picked
-    rows leave V (their share of G is (P_n Sigma' P_b^T)(...)^T, and Sigma' P_b^T = s u L_b^-1)."""
+def pick_update(Sigma, A, Pb, Qb, s, own_noise):
+    """The J' x J' algebra of one pick: its directions [u | w] (J', 2c), and Sigma and A after it.
+
+    Pb (c, J') and Qb (c, c) are the picked candidate's features and Q block. With L L^T =
+    Qb + s I: u = Sigma Pb^T L^-T, M = u^T A u, w = Sigma A u - u M / 2, plus s^2 / 2 u L^-1
+    L^-T when the picked rows leave V (their share of G is (P_n Sigma' Pb^T)(...)^T, and
+    Sigma' Pb^T = s u L^-1). Then Sigma' = Sigma - u u^T and, in that case, A' = A - Pb^T Pb.
+    """
+    eye = torch.eye(Pb.shape[0], dtype=Pb.dtype, device=Pb.device)
+    Lb = torch.linalg.cholesky(Qb + s * eye)
+    u = torch.linalg.solve_triangular(Lb, Pb @ Sigma, upper=False).T
     Au = A @ u
     w = Sigma @ Au - 0.5 * (u @ (u.T @ Au))
     if own_noise:
-        eye = torch.eye(Lb.shape[0], dtype=Lb.dtype, device=Lb.device)
         L_inv = torch.linalg.solve_triangular(Lb, eye, upper=False)
         w = w + (0.5 * s * s) * (u @ (L_inv @ L_inv.T))
-    return w
+        A = A - Pb.T @ Pb
+    return torch.cat([u, w], dim=1), Sigma - u @ u.T, A
 
 
-def _engine(prob: _Problem):
+def _engine(sample, cand, s, diagonal, outside):
     """The numba kernels for CPU tensors when numba is installed, torch's ops otherwise."""
-    if prob.P.device.type == "cpu":
+    if sample.device.type == "cpu":
         from . import deimos_numba
 
         if deimos_numba.AVAILABLE:
-            return deimos_numba.NumbaEngine(prob)
-    return _TorchEngine(prob)
+            return deimos_numba.NumbaEngine(sample, cand, s, diagonal, outside)
+    return _TorchEngine(_prepare(sample, cand, s, diagonal, outside))
 
 
 def _greedy(engine, cand, batch_size):
@@ -341,8 +363,7 @@ def deimos_batch(preds, batch_size, *, candidates=None, candidate_preds=None, no
     """
     sample, s, cand, batch_size, diagonal, outside = _validate(
         preds, batch_size, candidates, noise, dtype, smoothing, candidate_preds)
-    engine = _engine(_prepare(sample, cand, s, diagonal, outside))
-    return _greedy(engine, cand, batch_size)
+    return _greedy(_engine(sample, cand, s, diagonal, outside), cand, batch_size)
 
 
 def deimos_scores(preds, *, candidates=None, candidate_preds=None, noise=0.0,
@@ -354,5 +375,5 @@ def deimos_scores(preds, *, candidates=None, candidate_preds=None, noise=0.0,
     """
     sample, s, cand, _, diagonal, outside = _validate(
         preds, 1, candidates, noise, dtype, smoothing, candidate_preds)
-    score, _ = _engine(_prepare(sample, cand, s, diagonal, outside)).scores()
+    score, _ = _engine(sample, cand, s, diagonal, outside).scores()
     return score.cpu().numpy().astype(np.float64)
