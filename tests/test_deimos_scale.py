@@ -218,3 +218,27 @@ def test_cuda_matches_cpu_outside_and_subset(dtype):
         else:
             assert cpu[0][0] == gpu[0][0]
             np.testing.assert_allclose(cpu[1][0], gpu[1][0], rtol=1e-4)
+
+
+# --- select_batch with the pool outside the sample ---------------------------------------------
+
+@pytest.mark.parametrize("n_out", [1, 4])
+def test_select_batch_with_the_pool_outside_the_sample(n_out):
+    from deimos_utils.mc_dropout import mc_predict
+    from deimos_utils.select import select_batch
+    from test_select import user_model
+
+    rng = np.random.default_rng(0)
+    x_pool = torch.as_tensor(rng.normal(size=(70, 3)), dtype=torch.float32)
+    x_sample = torch.as_tensor(rng.normal(size=(30, 3)), dtype=torch.float32)
+    model = user_model(n_out)
+    sel = select_batch(model, x_pool, 5, x_sample=x_sample, noise=0.01, n_masks=20, seed=3,
+                       pool_in_sample=False)
+    pool, sample = (mc_predict(model, x, n_masks=20, seed=3).double() for x in (x_pool, x_sample))
+    picked, gains = deimos_batch(sample, 5, candidate_preds=pool, noise=0.01)
+    np.testing.assert_array_equal(sel.picked, picked)
+    np.testing.assert_allclose(sel.gains, gains, rtol=1e-12)
+    inside = select_batch(model, x_pool, 5, x_sample=x_sample, noise=0.01, n_masks=20, seed=3)
+    assert not np.allclose(inside.gains, sel.gains)  # the pool's own variance no longer counts
+    with pytest.raises(ValueError, match="needs x_sample"):
+        select_batch(model, x_pool, 5, noise=0.01, n_masks=20, pool_in_sample=False)
