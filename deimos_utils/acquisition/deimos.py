@@ -63,7 +63,7 @@ from .dense import DEFAULT_SMOOTHING, DEGENERATE_RTOL, SMOOTHINGS, check_smoothi
 
 #: recompute the candidate blocks from Sigma once the best gain falls below this fraction of
 #: its value at the last recomputation (see ``_TorchEngine.refresh``)
-REFRESH_RATIO = 1e-3
+REFRESH_RATIO = 1e-4
 #: drop one class direction only if max_n ||sum_c Phi_n[c]||^2 / C <= this x s: the largest
 #: relative change of a gain it may cause, per computation precision (see class_sums_vanish)
 CLASS_REDUCTION_RTOL = {torch.float64: 1e-10, torch.float32: 1e-6}
