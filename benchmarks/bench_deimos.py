@@ -1,12 +1,14 @@
 """Time and peak memory of the fast DEIMOS (`deimos_batch`), against the literal Algorithm 1
 (`greedy_batch_dense` on the explicit V of eq. 3) and BatchBALD at the same sizes.
 
-Each measurement runs in a fresh process. Memory is the growth of that process's peak resident
-set size (``ru_maxrss``) over its level once the input predictions exist and a small warm-up
-call has run: what the call needs beyond its input. Time is the minimum wall-clock time of
+Each measurement runs in a fresh process. Memory is the largest resident set size seen during
+one more call (sampled every millisecond from ``/proc/self/statm`` by a background thread; the
+kernels release the GIL) minus the size just before it, once the input predictions exist and a
+small warm-up call has run: what the call needs beyond its input. Time is the minimum wall-clock time of
 ``--repeats`` calls (one call when the first takes over 5 s), with the CPU time of that process
 over the same call beside it: on a shared machine the CPU time is the better estimate of the
-time on a quiet one. The dense reference and BatchBALD run once. Torch, numpy and BLAS use
+time on a quiet one. The dense reference and BatchBALD run once. On CUDA the memory is the GPU's
+peak (``torch.cuda.max_memory_allocated``) beyond what the inputs hold. Torch, numpy and BLAS use
 ``--threads`` threads (1 by default). Inputs are float64 numpy arrays; ``cuda`` rows move them
 to the GPU first (and print "no CUDA device" without one).
 
@@ -19,7 +21,7 @@ import argparse
 import multiprocessing as mp
 import os
 import platform
-import resource
+import threading
 import time
 
 # the dense reference only where V fits comfortably in memory and finishes in minutes
@@ -50,7 +52,30 @@ QUICK = [("regression", 500, 0, 1, 20, 5, "float64", "cpu"),
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    """The current resident set size of this process (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+class PeakRSS:
+    """Largest RSS growth (MB) over the ``with`` block, sampled every millisecond."""
+
+    def __enter__(self):
+        self.base = self.peak = _rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.001):
+            self.peak = max(self.peak, _rss_mb())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_mb())
+        self.growth = self.peak - self.base
 
 
 def _make_preds(task, S, C, J, seed=0):
@@ -96,27 +121,37 @@ def _measure(args, queue):
         if outside is not None:
             kw["candidate_preds"] = torch.from_numpy(outside).to(device)
         deimos_batch(sample[: min(S, 200)], min(b, 5), noise=noise, dtype=kw["dtype"])  # warm-up
-    base = _rss_mb()
-    times, cpu_times, picked = [], [], None
-    for i in range(repeats if which == "fast" else 1):
-        t0, c0 = time.perf_counter(), time.process_time()
+    def call():
         if which == "fast":
-            picked, gains = deimos_batch(sample, b, **kw)
+            out = deimos_batch(sample, b, **kw)[0]
             if device == "cuda":
                 torch.cuda.synchronize()
-        elif which == "batchbald":
-            picked, _ = batchbald_batch(sample if outside is None else outside, b,
-                                        rng=np.random.default_rng(0))
-        elif task == "regression":
-            picked, gains = greedy_batch_dense(predictive_covariance(sample, noise), b)
-        else:
-            picked, gains = greedy_batch_dense(predictive_covariance(sample), b, n_classes=C,
-                                               noise=noise)
+            return out
+        if which == "batchbald":
+            return batchbald_batch(sample if outside is None else outside, b,
+                                   rng=np.random.default_rng(0))[0]
+        if task == "regression":
+            return greedy_batch_dense(predictive_covariance(sample, noise), b)[0]
+        return greedy_batch_dense(predictive_covariance(sample), b, n_classes=C, noise=noise)[0]
+
+    times, cpu_times = [], []
+    for _ in range(repeats if which == "fast" else 1):
+        t0, c0 = time.perf_counter(), time.process_time()
+        picked = call()
         times.append(time.perf_counter() - t0)
         cpu_times.append(time.process_time() - c0)
         if times[-1] > REPEAT_BELOW_S:
             break
-    queue.put((min(times), min(cpu_times), _rss_mb() - base, np.asarray(picked).tolist()))
+    if device == "cuda":  # the GPU's peak beyond what the inputs hold
+        held = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        call()
+        memory = (torch.cuda.max_memory_allocated() - held) / 2 ** 20
+    else:
+        with PeakRSS() as rss:  # a separate call: the sampling thread stays out of the timings
+            call()
+        memory = rss.growth
+    queue.put((min(times), min(cpu_times), memory, np.asarray(picked).tolist()))
 
 
 def run_one(which, case, repeats, threads):

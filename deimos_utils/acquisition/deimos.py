@@ -62,7 +62,8 @@ from .._checks import (
 from .dense import DEFAULT_SMOOTHING, DEGENERATE_RTOL, SMOOTHINGS, check_smoothing  # noqa: F401
 
 #: recompute the candidate blocks from Sigma once the best gain falls below this fraction of
-#: its value at the last recomputation (see ``_TorchEngine.refresh``)
+#: its value at the last recomputation (see ``_TorchEngine.refresh``). The rank-c updates leave
+#: an error of about eps * (picks) / (this ratio) relative to the gains, ~1e-10 in float64.
 REFRESH_RATIO = 1e-4
 #: drop one class direction only if max_n ||sum_c Phi_n[c]||^2 / C <= this x s: the largest
 #: relative change of a gain it may cause, per computation precision (see class_sums_vanish)
