@@ -49,7 +49,7 @@ def outside_reference(sample, cands, batch_size, noise, smoothing):
 # --- the numba kernels against the torch path ----------------------------------------------------
 
 @needs_numba
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("task, n_classes, smoothing", [
     ("regression", 1, "diagonal"), ("classification", 2, "diagonal"),
     ("classification", 2, "block"), ("classification", 10, "diagonal"),
@@ -89,13 +89,13 @@ def test_kernels_refresh_and_degenerate_blocks():
 
 # --- candidates outside the sample ------------------------------------------------------------
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("n_classes, smoothing", [(1, "diagonal"), (2, "diagonal"), (2, "block"),
                                                   (10, "diagonal"), (10, "block")])
 def test_outside_candidates_match_dense(seed, n_classes, smoothing):
     rng = np.random.default_rng(100 + seed)
     task = "regression" if n_classes == 1 else "classification"
-    n_sample, n_cand = int(rng.integers(5, 25)), int(rng.integers(3, 20))
+    n_sample, n_cand = int(rng.integers(5, 25)), int(rng.integers(3, 20 if n_classes < 10 else 12))
     preds, noise = make_preds(rng, task, n_sample + n_cand, n_classes, int(rng.integers(3, 25)))
     sample, cands = preds[:n_sample], preds[n_sample:]
     b = int(rng.integers(1, min(n_cand, 8) + 1))

@@ -252,8 +252,7 @@ class _TorchEngine:
         prob, c = self.prob, self.P.shape[1]
         H = self.Q + self.s_eye
         # the candidate's own noisy rows in the trace add 2 s Q + s^2 I = s (Q + H) to G
-        Gt = torch.addcmul(self.G, self.Q + H, torch.tensor(prob.s, dtype=H.dtype, device=H.device)) \
-            if prob.own_noise else self.G
+        Gt = self.G + prob.s * (self.Q + H) if prob.own_noise else self.G
         trace = H.diagonal(dim1=1, dim2=2).sum(-1) + prob.extra_trace
         if c == 1:
             h = H[:, 0, 0]

@@ -267,7 +267,7 @@ class NumbaEngine:
             np.array_equal(cand, np.arange(len(cand)))
         rows = np.arange(x.shape[0]) if outside is not None else np.asarray(cand, np.int64)
         n_classes, J = x.shape[1], x.shape[2]
-        X = x.detach().numpy()
+        X = x.detach().contiguous().numpy()  # one compiled layout (a copy only if strided)
         reduced = n_classes > 1
         self._pack(X, rows, reduced)
         if reduced and not _d.class_sums_vanish(float(self._stats[1]), s, x.dtype):
@@ -295,7 +295,7 @@ class NumbaEngine:
         B = panel_lanes(c)
         self.n, self.c, self.B = n, c, B
         self.PT = np.zeros((max(1, -(-n // B)), J, c, B), dtype=X.dtype)
-        self._D = np.zeros((n, J), dtype=X.dtype)
+        self._D = np.zeros((n if reduced else 0, J), dtype=X.dtype)
         self._stats = np.zeros(2)
         _pack(X, rows, X.dtype.type((J - 1) ** -0.5), reduced, self.PT, self._D, self._stats)
 
