@@ -1,12 +1,18 @@
-"""Time and peak memory of the fast DEIMOS (`deimos_batch`) against the literal Algorithm 1
-(`greedy_batch_dense` on the explicit V of eq. 3).
+"""Time and peak memory of the fast DEIMOS (`deimos_batch`), against the literal Algorithm 1
+(`greedy_batch_dense` on the explicit V of eq. 3) and BatchBALD at the same sizes.
 
-Each measurement runs in a fresh process. Memory is the growth of that process's peak resident
-set size (``ru_maxrss``) over its level once the input predictions exist: what the call needs
-beyond its input. Time is the median wall-clock time of ``--repeats`` calls (the dense reference:
-one call, V's construction included). Torch and numpy use ``--threads`` threads (1 by default).
+Each measurement runs in a fresh process. Memory is the largest resident set size seen during
+one more call (sampled every millisecond from ``/proc/self/statm`` by a background thread; the
+kernels release the GIL) minus the size just before it, once the input predictions exist and a
+small warm-up call has run: what the call needs beyond its input. Time is the minimum wall-clock time of
+``--repeats`` calls (one call when the first takes over 5 s), with the CPU time of that process
+over the same call beside it: on a shared machine the CPU time is the better estimate of the
+time on a quiet one. The dense reference and BatchBALD run once. On CUDA the memory is the GPU's
+peak (``torch.cuda.max_memory_allocated``) beyond what the inputs hold. Torch, numpy and BLAS use
+``--threads`` threads (1 by default). Inputs are float64 numpy arrays; ``cuda`` rows move them
+to the GPU first (and print "no CUDA device" without one).
 
-    python benchmarks/bench_deimos.py            # the README table (a few minutes)
+    python benchmarks/bench_deimos.py            # the README table (about 15 minutes)
     python benchmarks/bench_deimos.py --quick    # a small smoke run
 """
 from __future__ import annotations
@@ -14,34 +20,66 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import resource
-import statistics
+import platform
+import threading
 import time
 
 # the dense reference only where V fits comfortably in memory and finishes in minutes
 DENSE_MAX_ROWS = 5_000
+# BatchBALD (num_samples = 10,000) only up to this many candidates (minutes per batch beyond)
+BATCHBALD_MAX_CANDIDATES = 5_000
+REPEAT_BELOW_S = 5.0
 
 FULL = [
-    # (task, S, C, J, b)
-    ("regression", 1_000, 1, 50, 1),
-    ("regression", 1_000, 1, 50, 25),
-    ("regression", 5_000, 1, 50, 1),
-    ("regression", 5_000, 1, 50, 25),
-    ("regression", 20_000, 1, 50, 1),
-    ("regression", 20_000, 1, 50, 25),
-    ("regression", 20_000, 1, 50, 100),
-    ("classification", 500, 10, 50, 25),
-    ("classification", 2_500, 10, 50, 25),
-    ("classification", 5_000, 10, 50, 25),
+    # (task, S, N outside the sample (0: the candidates are the sample), C, J, b, dtype, device)
+    ("regression", 1_000, 0, 1, 50, 25, "float64", "cpu"),
+    ("regression", 5_000, 0, 1, 50, 25, "float64", "cpu"),
+    ("regression", 20_000, 0, 1, 50, 100, "float64", "cpu"),
+    ("regression", 1_000_000, 0, 1, 50, 100, "float64", "cpu"),
+    ("classification", 500, 0, 10, 50, 25, "float64", "cpu"),
+    ("classification", 2_500, 0, 10, 50, 25, "float64", "cpu"),
+    ("classification", 5_000, 0, 10, 50, 25, "float64", "cpu"),
+    ("classification", 5_000, 0, 10, 50, 25, "float32", "cpu"),
+    ("classification", 100_000, 0, 10, 50, 100, "float64", "cpu"),
+    ("classification", 5_000, 100_000, 10, 50, 25, "float64", "cpu"),
+    ("classification", 5_000, 0, 10, 50, 25, "float64", "cuda"),
+    ("classification", 100_000, 0, 10, 50, 100, "float64", "cuda"),
 ]
-QUICK = [("regression", 500, 1, 20, 5), ("classification", 100, 10, 20, 5)]
+QUICK = [("regression", 500, 0, 1, 20, 5, "float64", "cpu"),
+         ("classification", 100, 0, 10, 20, 5, "float64", "cpu"),
+         ("classification", 100, 300, 10, 20, 5, "float64", "cpu"),
+         ("classification", 100, 0, 10, 20, 5, "float64", "cuda")]
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    """The current resident set size of this process (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+class PeakRSS:
+    """Largest RSS growth (MB) over the ``with`` block, sampled every millisecond."""
+
+    def __enter__(self):
+        self.base = self.peak = _rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.001):
+            self.peak = max(self.peak, _rss_mb())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_mb())
+        self.growth = self.peak - self.base
 
 
 def _make_preds(task, S, C, J, seed=0):
+    """Synthetic MC-dropout predictions (S, J) or probabilities (S, C, J), and the noise."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -55,68 +93,136 @@ def _make_preds(task, S, C, J, seed=0):
     return probs, 0.005 * float(probs.var(axis=2, ddof=1).mean())
 
 
+def _inputs(task, S, N, C, J):
+    sample, noise = _make_preds(task, S, C, J)
+    outside = _make_preds(task, N, C, J, seed=1)[0] if N else None
+    return sample, outside, noise
+
+
 def _measure(args, queue):
-    which, task, S, C, J, b, repeats, threads = args
+    which, (task, S, N, C, J, b, dtype, device), repeats, threads = args
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
+    os.environ.setdefault("TQDM_DISABLE", "1")
     import numpy as np
     import torch
 
     torch.set_num_threads(threads)
-    from deimos_utils.acquisition import deimos_batch, greedy_batch_dense, predictive_covariance
+    if device == "cuda" and not torch.cuda.is_available():
+        queue.put(None)
+        return
+    from deimos_utils.acquisition import (
+        batchbald_batch, deimos_batch, greedy_batch_dense, predictive_covariance)
 
-    preds, noise = _make_preds(task, S, C, J)
+    sample, outside, noise = _inputs(task, S, N, C, J)
+    kw = dict(noise=noise, dtype=getattr(torch, dtype))
     if which == "fast":
-        preds = torch.from_numpy(preds)
-        deimos_batch(preds[: min(S, 200)], min(b, 5), noise=noise)  # warm-up, small
-    base = _rss_mb()
-    times, picked = [], None
-    for _ in range(repeats if which == "fast" else 1):
-        t0 = time.perf_counter()
+        sample = torch.from_numpy(sample).to(device)
+        if outside is not None:
+            kw["candidate_preds"] = torch.from_numpy(outside).to(device)
+        deimos_batch(sample[: min(S, 200)], min(b, 5), noise=noise, dtype=kw["dtype"])  # warm-up
+    def call():
         if which == "fast":
-            picked, gains = deimos_batch(preds, b, noise=noise)
-        elif task == "regression":
-            picked, gains = greedy_batch_dense(predictive_covariance(preds, noise), b)
-        else:
-            picked, gains = greedy_batch_dense(predictive_covariance(preds), b, n_classes=C,
-                                               smoothing=noise)
+            out = deimos_batch(sample, b, **kw)[0]
+            if device == "cuda":
+                torch.cuda.synchronize()
+            return out
+        if which == "batchbald":
+            return batchbald_batch(sample if outside is None else outside, b,
+                                   rng=np.random.default_rng(0))[0]
+        if task == "regression":
+            return greedy_batch_dense(predictive_covariance(sample, noise), b)[0]
+        return greedy_batch_dense(predictive_covariance(sample), b, n_classes=C, noise=noise)[0]
+
+    times, cpu_times = [], []
+    for _ in range(repeats if which == "fast" else 1):
+        t0, c0 = time.perf_counter(), time.process_time()
+        picked = call()
         times.append(time.perf_counter() - t0)
-    queue.put((statistics.median(times), _rss_mb() - base, np.asarray(picked).tolist()))
+        cpu_times.append(time.process_time() - c0)
+        if times[-1] > REPEAT_BELOW_S:
+            break
+    if device == "cuda":  # the GPU's peak beyond what the inputs hold
+        held = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        call()
+        memory = (torch.cuda.max_memory_allocated() - held) / 2 ** 20
+    else:
+        with PeakRSS() as rss:  # a separate call: the sampling thread stays out of the timings
+            call()
+        memory = rss.growth
+    queue.put((min(times), min(cpu_times), memory, np.asarray(picked).tolist()))
 
 
-def run_one(which, task, S, C, J, b, repeats, threads):
+def run_one(which, case, repeats, threads):
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_measure, args=((which, task, S, C, J, b, repeats, threads), queue))
+    proc = ctx.Process(target=_measure, args=((which, case, repeats, threads), queue))
     proc.start()
     result = queue.get()
     proc.join()
     return result
 
 
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def _load() -> str:
+    return "{:.1f}".format(os.getloadavg()[0])
+
+
+def _row(case, args):
+    task, S, N, C, J, b, dtype, device = case
+    res = run_one("fast", case, args.repeats, args.threads)
+    head = (f"| {task} | {S:,} | {N:,} outside | " if N else f"| {task} | {S:,} | the sample | ")
+    head += f"{C} | {J} | {b} | {dtype} {device} |"
+    if res is None:
+        return head + " no CUDA device | - | - | - | - | - |"
+    t_fast, c_fast, m_fast, p_fast = res
+    fast = f" {t_fast:.3f} s ({c_fast:.3f} s) | {1e3 * t_fast / b:.1f} ms | {m_fast:.0f} MB |"
+    v_gb = (S * C) ** 2 * 8 / 1e9
+    if args.no_dense or N or S * C > DENSE_MAX_ROWS or device != "cpu" or dtype != "float64":
+        dense = " - | - |" if N or device != "cpu" or dtype != "float64" else \
+            f" not run (V: {v_gb:.1f} GB) | - |"
+    else:
+        t_d, _, m_d, p_d = run_one("dense", case, 1, args.threads)
+        dense = f" {t_d:.2f} s, {m_d:.0f} MB | {'yes' if p_d == p_fast else 'NO'} |"
+    n_cand = N or S
+    if task != "classification" or device != "cpu" or dtype != "float64":
+        bb = " - |"
+    elif args.no_batchbald or n_cand > BATCHBALD_MAX_CANDIDATES:
+        bb = " not run |"
+    else:
+        t_b, _, m_b, _ = run_one("batchbald", case, 1, args.threads)
+        bb = f" {t_b:.1f} s, {m_b:.0f} MB |"
+    return head + fast + dense + bb
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two small cases only")
+    parser.add_argument("--quick", action="store_true", help="a few small cases only")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-dense", action="store_true", help="skip the dense reference")
+    parser.add_argument("--no-batchbald", action="store_true", help="skip BatchBALD")
     args = parser.parse_args()
     cases = QUICK if args.quick else FULL
-    print(f"threads: {args.threads}; fast path: median of {args.repeats} calls; "
-          f"memory: peak RSS growth beyond the input\n")
-    print("| task | S | C | J | b | V (dense) | fast time | fast memory | dense time | "
-          "dense memory | same picks |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|")
-    for task, S, C, J, b in cases:
-        t_fast, m_fast, p_fast = run_one("fast", task, S, C, J, b, args.repeats, args.threads)
-        v_gb = (S * C) ** 2 * 8 / 1e9
-        if args.no_dense or S * C > DENSE_MAX_ROWS:
-            dense = f"not run (V needs {v_gb:.1f} GB) | - | -"
-        else:
-            t_dense, m_dense, p_dense = run_one("dense", task, S, C, J, b, 1, args.threads)
-            dense = f"{t_dense:.2f} s | {m_dense:.0f} MB | {'yes' if p_dense == p_fast else 'NO'}"
-        print(f"| {task} | {S:,} | {C} | {J} | {b} | {v_gb:.2g} GB | {t_fast:.3f} s | "
-              f"{m_fast:.0f} MB | {dense} |", flush=True)
+    print(f"machine: {_machine()}; threads: {args.threads}; load average at the start: "
+          f"{_load()}\nfast path: minimum of {args.repeats} calls, wall (CPU); memory: peak RSS "
+          f"growth beyond the input\n")
+    print("| task | S | candidates | C | J | b | precision, device | time (CPU) | per pick | "
+          "memory | dense Algorithm 1 | same picks | BatchBALD |")
+    print("|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|:---:|---:|")
+    for case in cases:
+        print(_row(case, args), flush=True)
+    print(f"\nload average at the end: {_load()}")
 
 
 if __name__ == "__main__":

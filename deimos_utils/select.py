@@ -5,8 +5,10 @@
 
 The model needs dropout before its fully connected layers (``nn.Dropout`` is converted in place
 to fixed-mask dropout). Candidates are scored against a representative sample: by default the
-candidates themselves, or ``x_sample`` (e.g. a random draw from the labelled and unlabelled
-data, Appendix D) whose points count in the trace but are never picked.
+candidates themselves, or those plus ``x_sample`` (e.g. a random draw from the labelled and
+unlabelled data, Appendix D) whose points count in the trace but are never picked. With
+``pool_in_sample=False`` the sample is ``x_sample`` alone and the pool's points are candidates
+outside it (e.g. 100,000 candidates against a 5,000-point sample).
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ class Selection:
 def select_batch(model: torch.nn.Module, x_pool, batch_size: int, *, x_sample=None, x_val=None,
                  noise: float | None = None, noise_fraction: float | None = None,
                  task: str = "auto", n_masks: int = 50, seed: int = 0,
-                 predict_batch_size: int = 256) -> Selection:
+                 predict_batch_size: int = 256, pool_in_sample: bool = True) -> Selection:
     """Pick ``batch_size`` points of ``x_pool`` with DEIMOS (greedy, exact).
 
     Parameters
@@ -46,6 +48,10 @@ def select_batch(model: torch.nn.Module, x_pool, batch_size: int, *, x_sample=No
     x_pool : (N, ...) candidate inputs (tensor or array).
     x_sample : optional (M, ...) further inputs of the representative sample (counted in the
         trace, never picked).
+    pool_in_sample : if False, the representative sample is ``x_sample`` only (required) and the
+        pool's points are candidates outside it: the trace runs over the sample's points, and
+        each candidate is conditioned on through its noisy observation
+        (``deimos_batch(..., candidate_preds=...)``).
     x_val : inputs whose mean dropout variance sets the noise (Appendix E); default the pool.
     noise : tau^-1 (regression) or tau_s^-1 (classification); default ``noise_fraction`` times
         the mean dropout variance on ``x_val`` (0.15 regression, 0.005 classification).
@@ -58,14 +64,21 @@ def select_batch(model: torch.nn.Module, x_pool, batch_size: int, *, x_sample=No
         return mc_predict(model, x, n_masks=n_masks, seed=seed, batch_size=predict_batch_size,
                           task=task)
 
+    if not pool_in_sample and x_sample is None:
+        raise ValueError("pool_in_sample=False needs x_sample: the representative sample that "
+                         "the pool's points are scored against")
     preds = predict(x_pool)
     resolved = "regression" if preds.ndim == 2 else "classification"
-    if x_sample is not None:
-        preds = torch.cat([preds, predict(x_sample)], dim=0)
+    sample = None if x_sample is None else predict(x_sample)
     if noise is None:
         fraction = DEFAULT_NOISE_FRACTION[resolved] if noise_fraction is None else noise_fraction
-        val = preds[: len(x_pool)] if x_val is None else predict(x_val)
+        val = preds if x_val is None else predict(x_val)
         noise = noise_from_validation(val.double().cpu().numpy(), resolved, fraction)
-    picked, gains = deimos_batch(preds.double(), batch_size,
-                                 candidates=np.arange(len(x_pool)), noise=noise)
+    if pool_in_sample:
+        both = preds if sample is None else torch.cat([preds, sample], dim=0)
+        picked, gains = deimos_batch(both.double(), batch_size,
+                                     candidates=np.arange(len(x_pool)), noise=noise)
+    else:
+        picked, gains = deimos_batch(sample.double(), batch_size,
+                                     candidate_preds=preds.double(), noise=noise)
     return Selection(picked, gains, float(noise), resolved)

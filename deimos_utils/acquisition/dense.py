@@ -95,19 +95,21 @@ def _check_dense(V, n_classes, noise, smoothing, candidates):
     return V, n_classes, noise, n_points, cand
 
 
-def _block_gain(V, n, n_classes, block_noise, floor):
-    """Trace reduction of conditioning V on point n, and the factors needed for the update."""
+def _block_gain(V, n, n_classes, block_noise, floor, trace_rows):
+    """Trace reduction of conditioning V on point n (over ``trace_rows``), and the factors
+    needed for the update."""
     cols = slice(n * n_classes, (n + 1) * n_classes)
     Vn = V[:, cols]  # (S*C, C)
     H = V[cols, cols] + block_noise * np.eye(n_classes)
     if np.trace(H) <= floor:
         return 0.0, None
     HinvVnT = np.linalg.solve(H, Vn.T)  # (C, S*C)
-    return float(np.einsum("ik,ki->", Vn, HinvVnT)), (Vn, HinvVnT)
+    gain = np.einsum("ik,ki->", Vn[trace_rows], HinvVnT[:, trace_rows])
+    return float(gain), (Vn, HinvVnT)
 
 
 def greedy_batch_dense(V, batch_size, *, n_classes=1, noise=0.0, smoothing=DEFAULT_SMOOTHING,
-                       candidates=None):
+                       candidates=None, trace_points=None):
     """Algorithm 1, literally: pick the candidate of largest EI, condition V on it, repeat.
 
     Parameters
@@ -120,6 +122,10 @@ def greedy_batch_dense(V, batch_size, *, n_classes=1, noise=0.0, smoothing=DEFAU
         (classification only): EI(n) = tr(V_n (V_nn + noise I)^-1 V_n^T). See
         :data:`SMOOTHINGS`.
     candidates : indices of the points that may be picked (default: all S).
+    trace_points : indices of the points whose rows make up the trace (default: all S). With
+        the sample's points here and candidates outside it, this is DEIMOS for candidates
+        outside the sample: each is conditioned on through its noisy observation, and only the
+        sample's variance counts.
 
     Returns
     -------
@@ -128,6 +134,8 @@ def greedy_batch_dense(V, batch_size, *, n_classes=1, noise=0.0, smoothing=DEFAU
     """
     V, C, block_noise, n_points, cand = _check_dense(V, n_classes, noise, smoothing, candidates)
     batch_size = check_batch_size(batch_size, len(cand))
+    trace = check_candidates(trace_points, n_points, "trace_points")
+    trace_rows = (trace[:, None] * C + np.arange(C)).ravel()
     floor = DEGENERATE_RTOL * max(float(np.abs(np.diag(V)).max()), 1e-300) * C
     available = np.ones(len(cand), dtype=bool)
     picked, gains = [], []
@@ -135,7 +143,8 @@ def greedy_batch_dense(V, batch_size, *, n_classes=1, noise=0.0, smoothing=DEFAU
         scores = np.full(len(cand), -np.inf)
         factors = {}
         for pos in np.flatnonzero(available):
-            scores[pos], factors[pos] = _block_gain(V, cand[pos], C, block_noise, floor)
+            scores[pos], factors[pos] = _block_gain(V, cand[pos], C, block_noise, floor,
+                                                    trace_rows)
         best = int(np.argmax(scores))
         available[best] = False
         picked.append(int(cand[best]))

@@ -1,0 +1,345 @@
+"""Numba kernels for the CPU path of :func:`~deimos_utils.acquisition.deimos_batch`.
+
+The same algorithm as :class:`~deimos_utils.acquisition.deimos._TorchEngine` (see the docstring of
+:mod:`~deimos_utils.acquisition.deimos`), with the candidates' state laid out for the CPU:
+candidates are grouped in panels of ``B`` lanes, and every per-candidate quantity is stored with
+the lane last and contiguous, e.g. ``Q[p, a, b, l] = (Q_n)_ab`` and ``PT[p, j, a, l] = P_n[a, j]``
+for candidate ``n = p B + l``. Every kernel loops over lanes innermost, so LLVM's loop vectorizer
+processes several candidates per instruction with the same arithmetic as the scalar code
+(fastmath off: no reassociation). Per pick and per panel, one BLAS product (numpy's ``np.dot``,
+called from numba) gives ``[Z | R]^T = [u | w]^T P``, and the rank-C updates of Q and G and the
+new scores follow while that panel is in cache: one pass over the candidates per pick.
+
+Only the lower triangles of Q and G (c x c) are kept. Lanes past the last candidate hold zeros
+and are never returned. ``AVAILABLE`` is False when numba cannot be imported; callers then use
+torch's ops.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover - exercised only without numba
+    AVAILABLE = False
+else:
+    AVAILABLE = True
+
+if AVAILABLE:
+    _OPTS = dict(cache=True, nogil=True, fastmath=False, boundscheck=False, error_model="numpy")
+
+    @njit(**_OPTS)
+    def _subtract_pick(Q, G, Y, c):
+        """Q_ab -= sum_k Z_ka Z_kb and G_ab -= sum_k (Z_ka R_kb + R_ka Z_kb) for b <= a, with
+        Z = Y[:c] and R = Y[c:] (each (c, c, B), lanes last), two k per pass over the lanes."""
+        B = Q.shape[2]
+        for a in range(c):
+            for b in range(a + 1):
+                q, g = Q[a, b], G[a, b]
+                k = 0
+                while k + 1 < c:
+                    za, zb, ra, rb = Y[k, a], Y[k, b], Y[c + k, a], Y[c + k, b]
+                    za1, zb1 = Y[k + 1, a], Y[k + 1, b]
+                    ra1, rb1 = Y[c + k + 1, a], Y[c + k + 1, b]
+                    for l in range(B):
+                        q[l] -= za[l] * zb[l] + za1[l] * zb1[l]
+                        g[l] -= (za[l] * rb[l] + ra[l] * zb[l]) + (za1[l] * rb1[l] + ra1[l] * zb1[l])
+                    k += 2
+                if k < c:
+                    za, zb, ra, rb = Y[k, a], Y[k, b], Y[c + k, a], Y[c + k, b]
+                    for l in range(B):
+                        q[l] -= za[l] * zb[l]
+                        g[l] -= za[l] * rb[l] + ra[l] * zb[l]
+
+    @njit(**_OPTS)
+    def _set_products(Q, G, X1, X2, X3):
+        """Q_ab = sum_k X1_ka X2_kb and G_ab = sum_k X2_ka X3_kb for b <= a (X: (K, c, B))."""
+        K, c, B = X1.shape
+        for a in range(c):
+            for b in range(a + 1):
+                q, g = Q[a, b], G[a, b]
+                for l in range(B):
+                    q[l] = 0.0
+                    g[l] = 0.0
+                k = 0
+                while k + 1 < K:
+                    x1a, x2b, x2a, x3b = X1[k, a], X2[k, b], X2[k, a], X3[k, b]
+                    y1a, y2b, y2a, y3b = X1[k + 1, a], X2[k + 1, b], X2[k + 1, a], X3[k + 1, b]
+                    for l in range(B):
+                        q[l] += x1a[l] * x2b[l] + y1a[l] * y2b[l]
+                        g[l] += x2a[l] * x3b[l] + y2a[l] * y3b[l]
+                    k += 2
+                if k < K:
+                    x1a, x2b, x2a, x3b = X1[k, a], X2[k, b], X2[k, a], X3[k, b]
+                    for l in range(B):
+                        q[l] += x1a[l] * x2b[l]
+                        g[l] += x2a[l] * x3b[l]
+
+    @njit(**_OPTS)
+    def _pack(x, rows, scale, reduce, PT, D, stats):
+        """PT[p, j, a, l] <- Phi of point ``rows[p B + l]`` of x (S, C, J): centred over masks,
+        times ``scale``, and over classes in Helmert's C - 1 directions if ``reduce``, with the
+        remaining direction's share in D[n] (sum_c Phi_n[c] / sqrt(C)). stats[0] <- the
+        largest squared row norm of Phi, stats[1] <- the largest ||D_n||^2."""
+        n_panels, J, c, B = PT.shape
+        C = x.shape[1]
+        buf = np.empty((C, J), dtype=PT.dtype)
+        helmert = np.empty(C)
+        for k in range(1, C):
+            helmert[k] = 1.0 / np.sqrt(k * (k + 1.0))
+        for n in range(len(rows)):
+            r = rows[n]
+            p = n // B
+            l = n - p * B
+            for a in range(C):
+                m = 0.0
+                for j in range(J):
+                    m += x[r, a, j]
+                m /= J
+                norm = 0.0
+                for j in range(J):
+                    v = (x[r, a, j] - m) * scale
+                    buf[a, j] = v
+                    norm += v * v
+                stats[0] = max(stats[0], norm)
+            if reduce:
+                d2 = 0.0
+                for j in range(J):
+                    cs = buf[0, j]
+                    for k in range(1, C):
+                        PT[p, j, k - 1, l] = (cs - k * buf[k, j]) * helmert[k]
+                        cs += buf[k, j]
+                    D[n, j] = cs / np.sqrt(C)
+                    d2 += D[n, j] * D[n, j]
+                stats[1] = max(stats[1], d2)
+            else:
+                for a in range(C):
+                    for j in range(J):
+                        PT[p, j, a, l] = buf[a, j]
+
+    @njit(**_OPTS)
+    def _panel_gram(PT, A):
+        """A += sum over the panels' rows of P^T P (J, J)."""
+        n_panels, J, c, B = PT.shape
+        for p in range(n_panels):
+            P2 = PT[p].reshape(J, c * B)
+            A += np.dot(P2, P2.T)
+
+    @njit(**_OPTS)
+    def _cholesky_inverse(Q, s, L, V):
+        """L L^T = Q + s I (lower, lanes last) and V = L^-1 (lower)."""
+        c, _, B = Q.shape
+        for j in range(c):
+            d, q = L[j, j], Q[j, j]
+            for l in range(B):
+                d[l] = q[l] + s
+            for k in range(j):
+                ljk = L[j, k]
+                for l in range(B):
+                    d[l] -= ljk[l] * ljk[l]
+            vjj = V[j, j]
+            for l in range(B):
+                d[l] = np.sqrt(d[l])
+                vjj[l] = 1.0 / d[l]
+            for i in range(j + 1, c):
+                lij, q = L[i, j], Q[i, j]
+                for l in range(B):
+                    lij[l] = q[l]
+                for k in range(j):
+                    lik, ljk = L[i, k], L[j, k]
+                    for l in range(B):
+                        lij[l] -= lik[l] * ljk[l]
+                for l in range(B):
+                    lij[l] *= vjj[l]
+        for j in range(c):  # V_ij = -(sum_{k=j}^{i-1} L_ik V_kj) / L_ii
+            for i in range(j + 1, c):
+                vij = V[i, j]
+                lij, vjj = L[i, j], V[j, j]
+                for l in range(B):
+                    vij[l] = lij[l] * vjj[l]
+                for k in range(j + 1, i):
+                    lik, vkj = L[i, k], V[k, j]
+                    for l in range(B):
+                        vij[l] += lik[l] * vkj[l]
+                vii = V[i, i]
+                for l in range(B):
+                    vij[l] = -vij[l] * vii[l]
+
+    @njit(**_OPTS)
+    def _panel_scores(Q, G, s, own_noise, extra, extra_trace, floor, out, degenerate, L, V, h):
+        """EI of a panel's candidates, tr(H^-1 G~) + extra with H = Q + s I and G~ = G (+ 2 s Q
+        + s^2 I with own noise), into ``out``; 0 and ``degenerate`` where tr(H) + extra_trace
+        <= floor or the result is not finite."""
+        c, _, B = Q.shape
+        for l in range(B):
+            out[l] = extra
+            h[l] = extra_trace + c * s
+        for i in range(c):
+            qii = Q[i, i]
+            for l in range(B):
+                h[l] += qii[l]
+        if c == 1:
+            q, g = Q[0, 0], G[0, 0]
+            for l in range(B):
+                gt = g[l] + s * (2.0 * q[l] + s) if own_noise else g[l]
+                out[l] += gt / (q[l] + s)
+        else:
+            _cholesky_inverse(Q, s, L, V)
+            hij = L[0, 0]  # reused: L is not needed any more once V is known
+            for i in range(c):
+                for j in range(i + 1):
+                    for l in range(B):
+                        hij[l] = 0.0
+                    for k in range(i, c):  # (H^-1)_ij = sum_{k >= i} V_ki V_kj
+                        vki, vkj = V[k, i], V[k, j]
+                        for l in range(B):
+                            hij[l] += vki[l] * vkj[l]
+                    f = 1.0 if i == j else 2.0
+                    g, q = G[i, j], Q[i, j]
+                    if own_noise:
+                        sd = s * s if i == j else 0.0
+                        for l in range(B):
+                            out[l] += f * hij[l] * (g[l] + (2.0 * s * q[l] + sd))
+                    else:
+                        for l in range(B):
+                            out[l] += f * hij[l] * g[l]
+        for l in range(B):
+            bad = not (h[l] > floor) or not np.isfinite(out[l])
+            degenerate[l] = bad
+            if bad:
+                out[l] = 0.0
+
+    @njit(**_OPTS)
+    def _condition_panels(PT, UWt, Q, G, Y, s, own_noise, extra, extra_trace, floor,
+                          score, degenerate, L, V, h):
+        """For every panel: [Z | R] from one BLAS product, the rank-c updates, new scores."""
+        n_panels, J, c, B = PT.shape
+        Y2 = Y.reshape(2 * c, c * B)
+        for p in range(n_panels):
+            np.dot(UWt, PT[p].reshape(J, c * B), Y2)
+            _subtract_pick(Q[p], G[p], Y, c)
+            lanes = slice(p * B, (p + 1) * B)
+            _panel_scores(Q[p], G[p], s, own_noise, extra, extra_trace, floor,
+                          score[lanes], degenerate[lanes], L, V, h)
+
+    @njit(**_OPTS)
+    def _refresh_panels(PT, Sigma, identity, A, Q, G, W, X, s, own_noise, extra, extra_trace,
+                        floor, score, degenerate, L, V, h):
+        """For every panel: Q = P Sigma P^T and G = P Sigma A Sigma P^T from Sigma (skipping
+        the product with Sigma when it is the identity), then the scores."""
+        n_panels, J, c, B = PT.shape
+        W2, X2 = W.reshape(J, c * B), X.reshape(J, c * B)
+        for p in range(n_panels):
+            P2 = PT[p].reshape(J, c * B)
+            if identity:
+                np.dot(A, P2, X2)
+                _set_products(Q[p], G[p], PT[p], PT[p], X)
+            else:
+                np.dot(Sigma, P2, W2)  # W = Sigma P^T (Sigma symmetric)
+                np.dot(A, W2, X2)
+                _set_products(Q[p], G[p], PT[p], W, X)
+            lanes = slice(p * B, (p + 1) * B)
+            _panel_scores(Q[p], G[p], s, own_noise, extra, extra_trace, floor,
+                          score[lanes], degenerate[lanes], L, V, h)
+
+
+def panel_lanes(c: int) -> int:
+    """Lanes per panel: a panel's [Z | R], Q and G (about 4 c^2 B values) stay in L2."""
+    lanes = 1 << max(6, min(13, int(np.log2(max(1.0, 16384.0 / (4 * c * c))))))
+    return lanes
+
+
+class NumbaEngine:
+    """The greedy loop's per-candidate state in panels (see the module docstring); CPU only.
+
+    Built from the checked inputs of ``deimos_batch``; same interface as ``_TorchEngine``:
+    ``scores()``, ``condition(best)`` and ``refresh()`` each return (scores (N,), degenerate
+    (N,)) as CPU tensors.
+    """
+
+    def __init__(self, sample, cand, s, diagonal, outside):
+        from . import deimos as _d  # the problem's constants and J x J algebra are shared
+
+        self._pick_update = _d.pick_update
+        x = sample if outside is None else outside
+        every = outside is None and len(cand) == x.shape[0] and \
+            np.array_equal(cand, np.arange(len(cand)))
+        rows = np.arange(x.shape[0]) if outside is not None else np.asarray(cand, np.int64)
+        n_classes, J = x.shape[1], x.shape[2]
+        X = x.detach().contiguous().numpy()  # one compiled layout (a copy only if strided)
+        reduced = n_classes > 1
+        self._pack(X, rows, reduced)
+        if reduced and not _d.class_sums_vanish(float(self._stats[1]), s, x.dtype):
+            reduced = False
+            self._pack(X, rows, reduced)
+        diag_max = float(self._stats[0])
+        if every:
+            A = np.zeros((J, J), dtype=self.PT.dtype)
+            _panel_gram(self.PT, A)
+            if reduced:
+                A += self._D.T @ self._D  # the dropped class direction's rows
+            A = torch.from_numpy(A)
+        else:
+            A, top = _d.sample_stats(sample)
+            diag_max = max(diag_max, top)
+        self._D = None
+        self.prob = _d.make_problem(None, A, s, diagonal, outside, n_classes, diag_max, reduced)
+        self.device = sample.device
+        self._allocate()
+        self.refresh(identity=True)
+
+    def _pack(self, X, rows, reduced):
+        n, (C, J) = len(rows), X.shape[1:]
+        c = C - 1 if reduced else C
+        B = panel_lanes(c)
+        self.n, self.c, self.B = n, c, B
+        self.PT = np.zeros((max(1, -(-n // B)), J, c, B), dtype=X.dtype)
+        self._D = np.zeros((n if reduced else 0, J), dtype=X.dtype)
+        self._stats = np.zeros(2)
+        _pack(X, rows, X.dtype.type((J - 1) ** -0.5), reduced, self.PT, self._D, self._stats)
+
+    def _allocate(self):
+        n_panels, J, c, B = self.PT.shape
+        dt, prob = self.PT.dtype, self.prob
+        self.Q = np.zeros((n_panels, c, c, B), dtype=dt)
+        self.G = np.zeros_like(self.Q)
+        self.Y = np.empty((2 * c, c, B), dtype=dt)
+        self.L, self.V = np.empty((c, c, B), dtype=dt), np.empty((c, c, B), dtype=dt)
+        self.h = np.empty(B, dtype=dt)
+        self.score = np.zeros(n_panels * B, dtype=dt)
+        self.degenerate = np.zeros(n_panels * B, dtype=np.bool_)
+        self.Sigma = torch.eye(J, dtype=prob.A.dtype)
+        self.A = prob.A.detach().cpu().clone()
+        self._consts = (dt.type(prob.s), bool(prob.own_noise), dt.type(prob.extra),
+                        dt.type(prob.extra_trace), dt.type(prob.floor))
+
+    def _result(self):
+        return (torch.from_numpy(self.score[:self.n]).clone(),
+                torch.from_numpy(self.degenerate[:self.n]).clone())
+
+    def scores(self):
+        """EI of every candidate under the current state (no recomputation)."""
+        return self._result()
+
+    def refresh(self, identity=False):
+        """Recompute Q and G from Sigma (as ``_TorchEngine.refresh``), then score."""
+        W = np.empty(self.PT.shape[1:], dtype=self.PT.dtype)
+        X = np.empty_like(W)
+        _refresh_panels(self.PT, np.ascontiguousarray(self.Sigma.numpy()), identity,
+                        np.ascontiguousarray(self.A.numpy()), self.Q, self.G, W, X,
+                        *self._consts, self.score, self.degenerate, self.L, self.V, self.h)
+        return self._result()
+
+    def condition(self, best: int):
+        """Condition V on candidate ``best`` and score again, in one pass over the panels."""
+        p, l = divmod(best, self.B)
+        Pb = torch.from_numpy(np.ascontiguousarray(self.PT[p, :, :, l].T))
+        Qb = torch.from_numpy(np.ascontiguousarray(self.Q[p, :, :, l]))
+        Qb = torch.tril(Qb) + torch.tril(Qb, -1).T
+        UW, self.Sigma, self.A = self._pick_update(self.Sigma, self.A, Pb, Qb, self.prob.s,
+                                                   self.prob.own_noise)
+        UWt = np.ascontiguousarray(UW.T.numpy())
+        _condition_panels(self.PT, UWt, self.Q, self.G, self.Y, *self._consts,
+                          self.score, self.degenerate, self.L, self.V, self.h)
+        return self._result()
