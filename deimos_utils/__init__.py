@@ -10,15 +10,19 @@ acquisition      DEIMOS (exact and fast, plus the literal Algorithm 1) and the b
 mc_dropout       fixed-mask MC dropout and batched prediction
 select           DEIMOS on a user's own model in one call
 loop, config     the active-learning loop and the quick / cpu / paper presets
-store, cli       the resumable results store and a command-line runner
+store, cli, grid the resumable results store (one locked writer per run), the command line,
+                 experiment grids on dask (local, any cluster, Slurm)
+provenance       code, versions and device recorded in every run's sidecar
 models, training, calibration   networks, seeded training, Appendix E
 epoch_rule       the cpu preset's epoch count (docs/cpu_preset.md)
 data             MNIST, UTKFace and A5SS splicing loaders (and the simulated library); fetch
 authors          the authors' published results, initial sets and splits
 stats, report, significance     LMM tests, acquisitions-to-threshold, batch diversity
 seed_tests       comparisons over seeds (per-seed AUC, permutation, bootstrap)
+claims           a verdict per claim of the paper, on the authors' arrays and on ours
 synthetic, optimality           the 1D experiment (Fig 1) and Appendix A
-plots, mnist_figures, regression_figures   figures, each saved as a file
+plots, mnist_figures, regression_figures, authors_overlay   figures, each saved as a file
+teaching         the interactive DEIMOS view for a class (notebook 08)
 paper            the numbers the paper reports
 run_notebooks    ``make notebooks``
 runtime          seeds, devices, progress bars

@@ -28,7 +28,7 @@ from . import paper
 from .seed_tests import paired_auc_test
 from .stats import acquisitions_to_threshold, lmm_lrt
 
-__all__ = ["ALPHA", "claims_table"]
+__all__ = ["ALPHA", "claims_table", "collect", "finished_runs"]
 
 ALPHA = 0.05
 REFERENCE = "deimos"
@@ -204,3 +204,60 @@ def claims_table(ours: dict, *, authors: dict | None = None, ratios_ours=None, r
         ratio_text(ratios_ours), _verdict(ok, None if ratios_ours is not None else "not computed"),
         "" if ratios_ours is not None else "not computed")
     return pd.DataFrame(rows)
+
+
+def finished_runs(results: pd.DataFrame, n_iterations: int) -> pd.DataFrame:
+    """The rows of the runs (method, seed) that reached iteration ``n_iterations`` (untagged)."""
+    df = results[results.get("tag", "").fillna("") == ""] if "tag" in results else results
+    last = df.groupby(["method", "seed"]).iteration.transform("max")
+    return df[last >= n_iterations].reset_index(drop=True)
+
+
+def collect(preset: str = "cpu", results_dir="results", data_dir=None) -> dict:
+    """Inputs of :func:`claims_table`: our finished runs at ``preset``, the authors' arrays
+    (cut to the paper's range) and their Appendix A ratios."""
+    from .authors import AUTHORS_EXPERIMENTS, load_authors_optimality_ratios, load_authors_results, within_horizon
+    from .config import get_config
+    from .store import load_results
+
+    ours = {}
+    for exp in ("splicing", "mnist_7v9_b1", "mnist_7v9_b25", "mnist_0to9_b25", "utkface_b100", "utkface_b200"):
+        try:
+            df = load_results(exp, results_dir, preset=preset)
+        except FileNotFoundError:
+            continue
+        df = finished_runs(df, get_config(exp, preset).n_iterations)
+        if not df.empty:
+            ours[exp] = df
+    theirs = {e: load_authors_results(e, data_dir) for e in AUTHORS_EXPERIMENTS}
+    theirs = {e: (d if e == "splicing" else within_horizon(d)) for e, d in theirs.items()}
+    ratios = np.concatenate([load_authors_optimality_ratios(b, j, data_dir) for b in (2, 5, 10) for j in (2, 3, 50)])
+    return {"ours": ours, "authors": theirs, "ratios_authors": ratios}
+
+
+def main(argv=None) -> int:
+    """``python -m deimos_utils.claims [--preset cpu] [--results-dir results]``: print the table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m deimos_utils.claims", description=main.__doc__)
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--results-dir", default="results")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = parser.parse_args(argv)
+    inputs = collect(args.preset, args.results_dir)
+    table = claims_table(inputs["ours"], authors=inputs["authors"], ratios_authors=inputs["ratios_authors"])
+    if args.markdown:
+        cols = ["claim", "paper", "authors' arrays", "ours", "verdict"]
+        print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+        for _, r in table.iterrows():
+            print("| " + " | ".join(str(r[c]).replace("|", "/") for c in cols) + " |")
+    else:
+        with pd.option_context("display.max_colwidth", 80, "display.width", 250):
+            print(table.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
