@@ -157,7 +157,7 @@ def test_class_reduction_only_when_sums_vanish(engine):
     # direction must be kept, and the result still equals the dense reference
     rng = np.random.default_rng(9)
     probs = random_probs(rng, 25, 5, 10)
-    noisy = probs * (1 + 1e-3 * rng.normal(size=probs.shape))
+    noisy = probs * (1 + 1e-5 * rng.normal(size=probs.shape))  # within the sum-to-one check
     noise = 0.01 * probs.var(axis=2, ddof=1).mean()
     run = deimos_batch if engine == "kernels" else lambda *a, **k: torch_path(deimos_batch, *a, **k)
     for x, reduced in ((probs, True), (noisy, False)):
