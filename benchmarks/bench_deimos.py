@@ -2,15 +2,16 @@
 (`greedy_batch_dense` on the explicit V of eq. 3) and BatchBALD at the same sizes.
 
 Each measurement runs in a fresh process. Memory is the largest resident set size seen during
-one more call (sampled every millisecond from ``/proc/self/statm`` by a background thread; the
+the first call (sampled every millisecond from ``/proc/self/statm`` by a background thread; the
 kernels release the GIL) minus the size just before it, once the input predictions exist and a
-small warm-up call has run: what the call needs beyond its input. Time is the minimum wall-clock time of
-``--repeats`` calls (one call when the first takes over 5 s), with the CPU time of that process
-over the same call beside it: on a shared machine the CPU time is the better estimate of the
-time on a quiet one. The dense reference and BatchBALD run once. On CUDA the memory is the GPU's
-peak (``torch.cuda.max_memory_allocated``) beyond what the inputs hold. Torch, numpy and BLAS use
-``--threads`` threads (1 by default). Inputs are float64 numpy arrays; ``cuda`` rows move them
-to the GPU first (and print "no CUDA device" without one).
+small warm-up call has run: what the call needs beyond its input. The timed calls follow (so
+the sampling thread stays out of them). Time is the minimum
+wall-clock time of ``--repeats`` calls (one call when the first takes over 5 s), with the CPU
+time of that process over the same call beside it: on a shared machine the CPU time is the
+better estimate of the time on a quiet one. The dense reference and BatchBALD run once. On CUDA
+the memory is the GPU's peak (``torch.cuda.max_memory_allocated``) beyond what the inputs hold.
+Torch, numpy and BLAS use ``--threads`` threads (1 by default). Inputs are float64 numpy arrays;
+``cuda`` rows move them to the GPU first (and print "no CUDA device" without one).
 
     python benchmarks/bench_deimos.py            # the README table (about 15 minutes)
     python benchmarks/bench_deimos.py --quick    # a small smoke run
@@ -134,6 +135,15 @@ def _measure(args, queue):
             return greedy_batch_dense(predictive_covariance(sample, noise), b)[0]
         return greedy_batch_dense(predictive_covariance(sample), b, n_classes=C, noise=noise)[0]
 
+    if device == "cuda":  # the GPU's peak beyond what the inputs hold
+        held = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        call()
+        memory = (torch.cuda.max_memory_allocated() - held) / 2 ** 20
+    else:  # first: later calls reuse memory that earlier ones freed, hiding their peak
+        with PeakRSS() as rss:
+            call()
+        memory = rss.growth
     times, cpu_times = [], []
     for _ in range(repeats if which == "fast" else 1):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -142,15 +152,6 @@ def _measure(args, queue):
         cpu_times.append(time.process_time() - c0)
         if times[-1] > REPEAT_BELOW_S:
             break
-    if device == "cuda":  # the GPU's peak beyond what the inputs hold
-        held = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        call()
-        memory = (torch.cuda.max_memory_allocated() - held) / 2 ** 20
-    else:
-        with PeakRSS() as rss:  # a separate call: the sampling thread stays out of the timings
-            call()
-        memory = rss.growth
     queue.put((min(times), min(cpu_times), memory, np.asarray(picked).tolist()))
 
 

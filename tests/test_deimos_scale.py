@@ -99,7 +99,8 @@ def test_outside_candidates_match_dense(seed, n_classes, smoothing):
     preds, noise = make_preds(rng, task, n_sample + n_cand, n_classes, int(rng.integers(3, 25)))
     sample, cands = preds[:n_sample], preds[n_sample:]
     b = int(rng.integers(1, min(n_cand, 8) + 1))
-    picked, gains = deimos_batch(sample, b, candidate_preds=cands, noise=noise, smoothing=smoothing)
+    picked, gains = deimos_batch(sample, b, candidate_preds=cands, noise=noise,
+                                 smoothing=smoothing)
     ref_picked, ref_gains = outside_reference(sample, cands, b, noise, smoothing)
     np.testing.assert_array_equal(picked, ref_picked)
     np.testing.assert_allclose(gains, ref_gains, rtol=1e-8)
@@ -159,7 +160,10 @@ def test_class_reduction_only_when_sums_vanish(engine):
     probs = random_probs(rng, 25, 5, 10)
     noisy = probs * (1 + 1e-5 * rng.normal(size=probs.shape))  # within the sum-to-one check
     noise = 0.01 * probs.var(axis=2, ddof=1).mean()
-    run = deimos_batch if engine == "kernels" else lambda *a, **k: torch_path(deimos_batch, *a, **k)
+    def run(*args, **kwargs):
+        return deimos_batch(*args, **kwargs) if engine == "kernels" \
+            else torch_path(deimos_batch, *args, **kwargs)
+
     for x, reduced in ((probs, True), (noisy, False)):
         sample, s, cand, _, diagonal, outside = deimos_module._validate(
             x, 1, None, noise, torch.float64, "diagonal", None)
@@ -210,7 +214,8 @@ def test_cuda_matches_cpu_outside_and_subset(dtype):
     for kw in ({"candidates": np.arange(0, 600, 3)}, {"candidate_preds": probs[400:]}):
         sample = probs if "candidates" in kw else probs[:400]
         cpu = deimos_batch(sample, 10, noise=noise, dtype=dtype, **kw)
-        gkw = {k: (torch.from_numpy(v).cuda() if k == "candidate_preds" else v) for k, v in kw.items()}
+        gkw = {k: (torch.from_numpy(v).cuda() if k == "candidate_preds" else v)
+               for k, v in kw.items()}
         gpu = deimos_batch(torch.from_numpy(sample).cuda(), 10, noise=noise, dtype=dtype, **gkw)
         if dtype == torch.float64:
             np.testing.assert_array_equal(cpu[0], gpu[0])

@@ -112,7 +112,7 @@ def _check_candidate_preds(candidate_preds, candidates, sample, dtype):
     t = t.to(sample.device)
     if t.ndim == 2:
         t = t.unsqueeze(1)
-    if t.shape[1:] != sample.shape[1:] or (t.ndim == 3) != (sample.ndim == 3):
+    if t.shape[1:] != sample.shape[1:]:
         raise ValueError(
             f"candidate_preds has shape {tuple(t.shape)}, incompatible with preds "
             f"{tuple(sample.shape)}: the classes and masks (all axes but the first) must match"

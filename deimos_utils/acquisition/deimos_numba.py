@@ -44,7 +44,8 @@ if AVAILABLE:
                     ra1, rb1 = Y[c + k + 1, a], Y[c + k + 1, b]
                     for l in range(B):
                         q[l] -= za[l] * zb[l] + za1[l] * zb1[l]
-                        g[l] -= (za[l] * rb[l] + ra[l] * zb[l]) + (za1[l] * rb1[l] + ra1[l] * zb1[l])
+                        g[l] -= ((za[l] * rb[l] + ra[l] * zb[l])
+                                 + (za1[l] * rb1[l] + ra1[l] * zb1[l]))
                     k += 2
                 if k < c:
                     za, zb, ra, rb = Y[k, a], Y[k, b], Y[c + k, a], Y[c + k, b]
