@@ -23,9 +23,9 @@ still in V: ``G_n = Phi_n Sigma A Sigma Phi_n^T`` with ``A = sum_r Phi_r^T Phi_r
 
     Q_n -= Z Z^T,   G_n -= Z R^T + R Z^T,   [Z | R] = Phi_n [u | w]   (one GEMM over all n),
 
-``w = Sigma A u - u (u^T A u) / 2`` (+ ``s^2 / 2 u H^-1`` when the picked rows leave V), so one
-pick costs O(N C^2 J) and memory is O((S + N) C J) for N candidates, S sample points, C classes and
-J masks.
+``w = Sigma A u - u (u^T A u) / 2`` (+ ``s^2 / 2 u L^-1 L^-T`` when the picked rows leave V; see
+:func:`pick_update`), so one pick costs O(N C^2 J) and memory is O((S + N) C J) for N
+candidates, S sample points, C classes and J masks.
 
 One exact reduction shrinks the work: class probabilities sum to one, so a candidate's centred
 rows sum to zero over classes and C - 1 orthonormal class directions (Helmert's) carry all of
