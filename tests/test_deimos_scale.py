@@ -238,7 +238,7 @@ def test_select_batch_with_the_pool_outside_the_sample(n_out):
     x_sample = torch.as_tensor(rng.normal(size=(30, 3)), dtype=torch.float32)
     model = user_model(n_out)
     sel = select_batch(model, x_pool, 5, x_sample=x_sample, noise=0.01, n_masks=20, seed=3,
-                       pool_in_sample=False)
+                       pool_in_sample=False, inplace=True)
     pool, sample = (mc_predict(model, x, n_masks=20, seed=3).double() for x in (x_pool, x_sample))
     picked, gains = deimos_batch(sample, 5, candidate_preds=pool, noise=0.01)
     np.testing.assert_array_equal(sel.picked, picked)
