@@ -42,9 +42,13 @@ lab: $(STAMP)
 data: $(STAMP)
 	$(BIN)/python -m deimos_utils.data.fetch
 
+# quick results and notebook outputs go to a fresh temporary folder, so that every run trains;
+# tests/test_notebook_numbers.py then checks the numbers the notebooks wrote there
 test: $(STAMP)
-	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \
-	  --nbval-cell-timeout=1800 -p no:cacheprovider
+	@tmp=$$(mktemp -d -t deimos-test.XXXXXX); echo "quick results and outputs of this run: $$tmp"; \
+	DEIMOS_RESULTS_DIR=$$tmp/results DEIMOS_OUTPUT_DIR=$$tmp/outputs DEIMOS_NOTEBOOK_NUMBERS=required \
+	  $(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \
+	  --nbval-cell-timeout=1800 -p no:cacheprovider; status=$$?; rm -rf "$$tmp"; exit $$status
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q

@@ -23,7 +23,7 @@ from .runtime import derive_seed, make_rng
 from .training import predict, train_model
 
 __all__ = ["EPOCH_GRID", "FAMILIES", "training_objective", "objective_by_epoch", "measure_family",
-           "choose_epochs"]
+           "passing_epochs", "choose_epochs", "load_measurement", "family_of", "rule_table"]
 
 EPOCH_GRID = (25, 50, 75, 100, 150, 200)
 #: model family -> the cpu-grid experiments that share its epoch count
@@ -104,19 +104,70 @@ def measure_family(family: str, data_dir=None, seed: int = 0, progress: bool = T
     return pd.DataFrame(rows)
 
 
+def passing_epochs(fam: pd.DataFrame) -> set[int]:
+    """The epoch counts of one family's rows that are within tolerance on both sets."""
+    e_star = int(fam["epochs"].max())
+    ok_all = None
+    for _, part in fam.groupby("set"):
+        ref = float(part.loc[part.epochs == e_star, "objective"].iloc[0])
+        if part["task"].iloc[0] == "classification":
+            allowance = ABS_TOL_CLASSIFICATION
+        else:
+            allowance = ABS_TOL_REGRESSION * float(part["target_var"].iloc[0])
+        ok = set(part.loc[part.objective <= ref * (1 + REL_TOL) + allowance, "epochs"].astype(int))
+        ok_all = ok if ok_all is None else ok_all & ok
+    return ok_all
+
+
 def choose_epochs(table: pd.DataFrame) -> dict[str, int]:
     """The rule: per family, the smallest epoch count within tolerance on both sets."""
-    out = {}
-    for family, fam in table.groupby("family", sort=False):
-        e_star = int(fam["epochs"].max())
-        ok_all = None
-        for _, part in fam.groupby("set"):
-            ref = float(part.loc[part.epochs == e_star, "objective"].iloc[0])
-            if part["task"].iloc[0] == "classification":
-                allowance = ABS_TOL_CLASSIFICATION
-            else:
-                allowance = ABS_TOL_REGRESSION * float(part["target_var"].iloc[0])
-            ok = set(part.loc[part.objective <= ref * (1 + REL_TOL) + allowance, "epochs"].astype(int))
-            ok_all = ok if ok_all is None else ok_all & ok
-        out[family] = min(ok_all)
-    return out
+    return {family: min(passing_epochs(fam)) for family, fam in table.groupby("family", sort=False)}
+
+
+#: where ``benchmarks/epoch_rule.py`` writes the measurement (under the project root)
+MEASUREMENT_FILE = "results/epoch_rule.csv"
+
+
+def load_measurement(path=None) -> pd.DataFrame:
+    """The recorded measurement (``results/epoch_rule.csv`` of the project by default);
+    FileNotFoundError naming the file and the command that writes it."""
+    from pathlib import Path
+
+    from .locations import project_root
+
+    path = Path(path) if path is not None else project_root() / MEASUREMENT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no epoch-rule measurement at {path}: "
+                                f"`python benchmarks/epoch_rule.py [family]` writes it")
+    return pd.read_csv(path)
+
+
+def family_of(experiment: str) -> str:
+    """The model family whose epoch count ``experiment`` uses (a key of :data:`FAMILIES`)."""
+    for family, members in FAMILIES.items():
+        if experiment in members:
+            return family
+    raise ValueError(f"experiment {experiment!r} is in no family of the epoch rule; "
+                     f"families: {FAMILIES}")
+
+
+def rule_table(measurement: pd.DataFrame, family: str) -> pd.DataFrame:
+    """The objective by epoch count (rows) on the initial and largest sets (columns), each also
+    relative to the authors' count, and whether the count passes the rule on both sets.
+    ``attrs["epochs"]``: the rule's count (None when the family is not measured yet)."""
+    fam = measurement[measurement["family"] == family]
+    if fam.empty:
+        out = pd.DataFrame()
+        out.attrs["epochs"] = None
+        return out
+    table = fam.pivot_table(index="epochs", columns="set", values="objective")
+    e_star = int(fam["epochs"].max())
+    for name in list(table.columns):
+        table[f"{name} / E*"] = table[name] / table.loc[e_star, name]
+    passing = passing_epochs(fam)
+    table["within the rule"] = [int(e) in passing for e in table.index]
+    sizes = fam.groupby("set")["n_train"].first().to_dict()
+    table.columns.name = ", ".join(f"{k}: N = {v}" for k, v in sizes.items())
+    table.attrs["epochs"] = min(passing)
+    table.attrs["seconds_authors_epochs"] = fam.groupby("set")["seconds_authors_epochs"].first().to_dict()
+    return table

@@ -2,8 +2,8 @@
 
 Every notebook calls :func:`set_output_dir` once (from its ``output_dir`` parameter), then
 :func:`savefig` for each figure and :func:`save_numbers` for the key numbers a test or the README
-reads. Relative paths are taken from the repository root, so a notebook writes to the same place
-whether it runs in JupyterLab, papermill or nbval.
+reads. Where the folder is follows :func:`deimos_utils.locations.outputs_root` (relative paths
+from the repository root, ``$DEIMOS_OUTPUT_DIR`` when no folder is given).
 """
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-_output_dir = REPO_ROOT / "outputs"
+from .locations import outputs_root
+
+_output_dir = outputs_root()
 
 #: one colour per method, the same in every figure
 METHOD_COLORS = {
@@ -38,11 +39,11 @@ METHOD_LABELS = {
 }
 
 
-def set_output_dir(path: str | Path) -> Path:
-    """Set (and create) the folder for figures and numbers; relative to the repository root."""
+def set_output_dir(path: str | Path | None = None) -> Path:
+    """Set (and create) the folder for figures and numbers (:func:`~deimos_utils.locations.
+    outputs_root`: relative to the repository root; None: ``$DEIMOS_OUTPUT_DIR`` or outputs/)."""
     global _output_dir
-    path = Path(path)
-    _output_dir = path if path.is_absolute() else REPO_ROOT / path
+    _output_dir = outputs_root(path)
     (_output_dir / "figures").mkdir(parents=True, exist_ok=True)
     return _output_dir
 

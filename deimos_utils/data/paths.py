@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 ENV_VAR = "DEIMOS_DATA_DIR"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class MissingDataError(FileNotFoundError):
@@ -31,7 +30,9 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser().resolve()
-    return (REPO_ROOT / "data").resolve()
+    from ..locations import project_root
+
+    return (project_root() / "data").resolve()
 
 
 def missing_files_message(dataset: str, root: Path, expected: list[str], how: str) -> str:
