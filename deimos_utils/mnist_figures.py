@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .plots import mean_sd_band, plot_learning_curves
+from .plots import mean_sd_lines, plot_learning_curves
 from .report import _lrt_row, _methods_in, _note, _others, _p_cells, _require, figure_title, method_label
 from .store import parse_picked
 
@@ -284,15 +284,15 @@ def plot_sample_sizes(results: pd.DataFrame, config, dataset: str, *, metric: st
     sizes = _check_sizes(results, "plot_sample_sizes")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
-    cmap = plt.get_cmap("Reds")
     method = results["method"].iloc[0] if "method" in results.columns else "deimos"
-    for k, s in enumerate(sizes):
-        rows = results[results["sample_size"] == s]
-        wide = rows.pivot_table(index="seed", columns="n_acquired", values=metric, aggfunc="mean")
-        n = len(wide)
-        mean_sd_band(ax, wide.columns.to_numpy(), wide.to_numpy(), method,
-                     color=cmap(0.45 + 0.5 * k / max(len(sizes) - 1, 1)),
-                     label=f"{method_label(method)}, sample of {s:,} ({n} repeat{'s' * (n != 1)})")
+    rows = results.groupby(["sample_size", "seed", "n_acquired"])[metric].mean().reset_index()
+    n = rows.groupby("sample_size")["seed"].nunique()
+    label = {s: f"{method_label(method)}, sample of {s:,} ({n[s]} repeat{'s' * int(n[s] != 1)})"
+             for s in sizes}
+    rows["curve"] = rows["sample_size"].map(label)
+    shades = plt.get_cmap("Reds")(0.45 + 0.5 * np.arange(len(sizes)) / max(len(sizes) - 1, 1))
+    mean_sd_lines(ax, rows, "n_acquired", metric, "curve",
+                  dict(zip(label.values(), shades)), list(label.values()))
     ax.set_xlabel(f"Number of acquired points ({config.n_initial} initial training points)")
     ax.set_ylabel(metric.replace("_", " ").capitalize())
     ax.set_title(_title(dataset, config, results, what), fontsize=10)

@@ -44,6 +44,7 @@ def set_output_dir(path: str | Path | None = None) -> Path:
     outputs_root`: relative to the repository root; None: ``$DEIMOS_OUTPUT_DIR`` or outputs/)."""
     global _output_dir
     _output_dir = outputs_root(path)
+    set_theme()
     (_output_dir / "figures").mkdir(parents=True, exist_ok=True)
     return _output_dir
 
@@ -100,15 +101,28 @@ def method_style(method: str) -> dict:
     return {"color": METHOD_COLORS.get(method, None), "label": METHOD_LABELS.get(method, method)}
 
 
-def mean_sd_band(ax, x, curves, method: str, **kwargs):
-    """Plot the mean of ``curves`` (repeats x points) against ``x`` with a +-1 sd band."""
-    curves = np.atleast_2d(np.asarray(curves, dtype=float))
-    mean = np.nanmean(curves, axis=0)
-    sd = np.nanstd(curves, axis=0, ddof=1) if curves.shape[0] > 1 else np.zeros_like(mean)
-    style = {**method_style(method), **kwargs}
-    (line,) = ax.plot(x, mean, **style)
-    ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.18, linewidth=0)
-    return line
+def set_theme() -> None:
+    """The one look of every figure (seaborn's whitegrid, notebook context, small fonts)."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.8,
+                  rc={"axes.titlesize": 10, "legend.fontsize": 8, "figure.dpi": 100})
+
+
+def mean_sd_lines(ax, rows, x: str, y: str, hue: str, palette: dict, hue_order: list, **kwargs):
+    """seaborn's mean line +-1 sd band (over the rows of each ``x``, i.e. over seeds) of ``y``
+    per ``hue`` value, in ``palette``'s colours; returns the axes."""
+    import seaborn as sns
+
+    before = len(ax.get_lines())
+    drawn = [h for h in hue_order if (rows[hue] == h).any()]
+    sns.lineplot(data=rows, x=x, y=y, hue=hue, hue_order=drawn, palette=palette, estimator="mean",
+                 errorbar="sd", err_kws={"alpha": 0.18, "linewidth": 0}, legend=False, ax=ax,
+                 **kwargs)
+    for line, name in zip(ax.get_lines()[before:], drawn):
+        line.set_label(name)  # the lines carry their curve's name (legend, overlays, tests)
+    ax.legend()
+    return ax
 
 
 def new_figure(ncols: int = 1, width: float = 5.0, height: float = 3.6, **kwargs):
@@ -118,7 +132,7 @@ def new_figure(ncols: int = 1, width: float = 5.0, height: float = 3.6, **kwargs
 
 def plot_learning_curves(results, metric: str, *, ax=None, methods=None, title: str | None = None,
                          x: str = "n_acquired", n_initial: int | None = None):
-    """Mean +-1 sd over seeds of ``metric`` against ``x``, one line per method.
+    """Mean +-1 sd over seeds of ``metric`` against ``x``, one line per method (seaborn).
 
     ``results``: a results table of the loop's store (columns ``method``, ``seed``, ``x``,
     ``metric``). Returns the axes.
@@ -128,14 +142,14 @@ def plot_learning_curves(results, metric: str, *, ax=None, methods=None, title: 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     methods = list(methods) if methods is not None else list(dict.fromkeys(results["method"]))
-    for method in methods:
-        rows = results[results["method"] == method]
-        if rows.empty:
-            continue
-        wide = rows.pivot_table(index="seed", columns=x, values=metric, aggfunc="mean")
-        n_seeds = len(wide)
-        line = mean_sd_band(ax, wide.columns.to_numpy(), wide.to_numpy(), method)
-        line.set_label(f"{METHOD_LABELS.get(method, method)} ({n_seeds} seed{'s' * (n_seeds > 1)})")
+    rows = (results[results["method"].isin(methods)]
+            .groupby(["method", "seed", x], sort=False)[metric].mean().reset_index())
+    n_seeds = rows.groupby("method")["seed"].nunique()
+    label = {m: f"{METHOD_LABELS.get(m, m)} ({n_seeds[m]} seed{'s' * int(n_seeds[m] > 1)})"
+             for m in methods if m in n_seeds}
+    rows["curve"] = rows["method"].map(label)
+    mean_sd_lines(ax, rows, x, metric, "curve", {label[m]: METHOD_COLORS.get(m) for m in label},
+                  list(label.values()))
     label = "Number of acquired points"
     if n_initial is not None:
         label += f" ({n_initial} initial training points)"
