@@ -1,19 +1,19 @@
 """Tables and titles shared by every experiment's notebook (03-07), beside the paper's numbers.
 
 - :func:`config_summary` (fields :data:`CONFIG_FIELDS`), :func:`describe_runs`: what ran, and
-  where each setting comes from (:func:`deimos_utils.config.field_provenance`).
+  where each setting comes from (:func:`deimos_utils.experiment.config.field_provenance`).
 - :func:`is_simulated`, :func:`data_label`, :func:`figure_title`: figure titles that name the
   data (``"SIMULATED library"`` for simulated data), the preset and the repeats.
 - :func:`threshold_comparison`: Tables 1 and 2, acquisitions needed to reach each threshold
-  (:func:`deimos_utils.stats.acquisitions_to_threshold`), ours beside the authors' arrays'
-  (:func:`deimos_utils.authors_overlay.authors_thresholds`) and the paper's.
+  (:func:`deimos_utils.analysis.lmm.acquisitions_to_threshold`), ours beside the authors' arrays'
+  (:func:`deimos_utils.figures.authors_overlay.authors_thresholds`) and the paper's.
 - :func:`lmm_comparison`: Appendix C, DEIMOS against each other method of one experiment's
-  results (:func:`deimos_utils.stats.lmm_lrt`), the p-values (:func:`format_p_value`, finite
+  results (:func:`deimos_utils.analysis.lmm.lmm_lrt`), the p-values (:func:`format_p_value`, finite
   even where a p-value underflows a float) next to the paper's
-  (:data:`deimos_utils.paper.PAPER_P_VALUES`).
+  (:data:`deimos_utils.analysis.paper.PAPER_P_VALUES`).
 
-Everything reads the results tables of :mod:`deimos_utils.loop` (one row per run and
-iteration, columns :data:`~deimos_utils.store.COLUMNS`).
+Everything reads the results tables of :mod:`deimos_utils.experiment.loop` (one row per run and
+iteration, columns :data:`~deimos_utils.experiment.store.COLUMNS`).
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from .paper import PAPER_P_VALUES
-from .plots import METHOD_LABELS
-from .stats import acquisitions_to_threshold, format_threshold_table, lmm_lrt
+from ..figures.common import METHOD_LABELS
+from .lmm import acquisitions_to_threshold, format_threshold_table, lmm_lrt
 
 __all__ = [
     "CONFIG_FIELDS",
@@ -118,11 +118,11 @@ def config_summary(*configs, fields: Sequence[str] | None = None, provenance: bo
     One row per field; per config a column ``"<experiment> (<run_name>)"``. With
     ``provenance`` (default) the columns are two levels, ``(<name>, "value")`` and
     ``(<name>, "provenance")``: the paper, the authors' code, or ours (the ``cpu`` / ``quick``
-    preset, or an override), from :func:`deimos_utils.config.field_provenance`. ``fields``
+    preset, or an override), from :func:`deimos_utils.experiment.config.field_provenance`. ``fields``
     defaults to :data:`CONFIG_FIELDS` of the configs' task (their union, in order, when the
     configs mix tasks). Values are text (see :func:`_field_text`).
     """
-    from .config import field_provenance
+    from ..experiment.config import field_provenance
 
     if not configs:
         raise ValueError("config_summary needs at least one config")
@@ -223,12 +223,12 @@ def threshold_comparison(results: pd.DataFrame, metric: str, thresholds: Sequenc
                          authors: Mapping | None = None) -> pd.DataFrame:
     """Tables 1 and 2: acquisitions each method's mean curve needs to reach each threshold.
 
-    ``paper``: a mapping like :data:`~deimos_utils.paper.TABLE2_MNIST_7V9_ACCURACY` (key
+    ``paper``: a mapping like :data:`~deimos_utils.analysis.paper.TABLE2_MNIST_7V9_ACCURACY` (key
     ``"thresholds"`` plus one list per method, in the order of the thresholds);
     ``thresholds``: ours, default the paper's (pass others when the paper's do not fit this
-    run's scale, e.g. :func:`deimos_utils.regression_figures.splicing_thresholds`);
+    run's scale, e.g. :func:`deimos_utils.figures.regression.splicing_thresholds`);
     ``authors``: ``{method: [acquisitions or None per threshold]}`` from the authors' arrays
-    at the paper's thresholds (:func:`deimos_utils.authors_overlay.authors_thresholds`;
+    at the paper's thresholds (:func:`deimos_utils.figures.authors_overlay.authors_thresholds`;
     ``{}`` when their arrays are absent).
 
     Without ``authors`` cells read ``"ours (paper)"`` (ours alone for a method the paper does
@@ -239,7 +239,7 @@ def threshold_comparison(results: pd.DataFrame, metric: str, thresholds: Sequenc
     apart), with the paper's threshold in brackets where ours differ from it (theirs and the
     paper's count at the paper's). ``table.attrs`` holds the raw numbers: ``"thresholds"``
     (ours, floats), ``"acquisitions"`` (``{method: [int or None per threshold]}``, ours) and,
-    with ``authors``, ``"authors"`` (as given, for :func:`~deimos_utils.plots.save_numbers`).
+    with ``authors``, ``"authors"`` (as given, for :func:`~deimos_utils.figures.common.save_numbers`).
     """
     _require(results, ("method", "n_acquired", metric), "threshold_comparison")
     methods = _methods_in(results, methods)

@@ -1,12 +1,12 @@
 """Run (or resume) an experiment from the command line, for long runs outside a notebook.
 
-    python -m deimos_utils.cli mnist_7v9_b1 --preset cpu
-    python -m deimos_utils.cli mnist_7v9_b1 --preset paper --seeds 0 1 2 --workers 4
-    python -m deimos_utils.cli splicing --preset cpu --set n_acquired=50 --set tag=short
-    python -m deimos_utils.cli utkface_b100 --preset paper --cluster slurm
-    python -m deimos_utils.cli mnist_0to9_b25 --preset paper --scheduler tcp://head:8786
+    python -m deimos_utils.experiment.cli mnist_7v9_b1 --preset cpu
+    python -m deimos_utils.experiment.cli mnist_7v9_b1 --preset paper --seeds 0 1 2 --workers 4
+    python -m deimos_utils.experiment.cli splicing --preset cpu --set n_acquired=50 --set tag=short
+    python -m deimos_utils.experiment.cli utkface_b100 --preset paper --cluster slurm
+    python -m deimos_utils.experiment.cli mnist_0to9_b25 --preset paper --scheduler tcp://head:8786
 
-Every (method, seed) run is one task of a dask grid (:mod:`deimos_utils.grid`): by default on a
+Every (method, seed) run is one task of a dask grid (:mod:`deimos_utils.experiment.grid`): by default on a
 local cluster of ``--workers`` single-threaded processes (default: the number of cores;
 ``--workers 1`` runs in this process; ``--jobs`` is the same option), or on an existing dask
 cluster (``--scheduler``), or on Slurm (``--cluster slurm``, configured by dask's
@@ -127,7 +127,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m deimos_utils.cli", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m deimos_utils.experiment.cli", description=__doc__.splitlines()[0])
     parser.add_argument("experiment", choices=list_experiments())
     parser.add_argument("--preset", default="quick", help="quick, cpu or paper")
     parser.add_argument("--methods", nargs="+", help="default: the experiment's methods")
@@ -192,7 +192,7 @@ def main(argv=None) -> int:
     """The command line; returns the exit status (0; 2 on an error; 130 on Ctrl-C, 143 on SIGTERM)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    prog = "python -m deimos_utils.cli"
+    prog = "python -m deimos_utils.experiment.cli"
     previous = signal.getsignal(signal.SIGTERM)
     in_main = threading.current_thread() is threading.main_thread()
     if in_main:  # SIGTERM unwinds like Ctrl-C: worker pools are shut down on the way out

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .acquisition.dense import DEFAULT_SMOOTHING, SMOOTHINGS
+from ..acquisition.dense import DEFAULT_SMOOTHING, SMOOTHINGS
 from .training import OPTIMIZERS
 
 __all__ = [
@@ -154,7 +154,7 @@ def split_test(x, y, test_fraction: float, seed: int, ids=None) -> tuple:
     ``round(test_fraction * N)`` points go to the test set; the split depends only on ``seed``
     (the same for every run of an experiment). ``ids`` (default 0..N-1) are split alongside.
     """
-    from .runtime import make_rng
+    from ..runtime import make_rng
 
     n = int(len(y))
     if not 0 < test_fraction < 1:
@@ -273,7 +273,7 @@ class ExperimentConfig:
         raise ValueError(f"config field {name!r} of experiment {self.experiment!r}: {message}")
 
     def _validate(self) -> None:
-        from .acquisition.registry import ACQUISITIONS
+        from ..acquisition.registry import ACQUISITIONS
         from .models import MODELS
 
         if not isinstance(self.experiment, str) or not self.experiment:

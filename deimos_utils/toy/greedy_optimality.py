@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .acquisition import greedy_batch_dense, optimal_batch_bruteforce, predictive_covariance
-from .runtime import make_rng, progress_bar
+from ..acquisition import greedy_batch_dense, optimal_batch_bruteforce, predictive_covariance
+from ..runtime import make_rng, progress_bar
 
 #: Fig A.1's cells: J = 2, 3 and 50 masks; b = 2 of 200 points, 5 of 30, 10 of 20
 PAPER_MASK_COUNTS = [2, 3, 50]
@@ -91,9 +91,9 @@ def authors_ratio_table(batch_sizes=(2, 5, 10), mask_counts=PAPER_MASK_COUNTS, d
     :func:`greedy_vs_optimal`'s (``batch_size``, ``n_masks``, ``pool``, ``instance``,
     ``ratio``), and ``""``; ``(None, "authors' arrays not found: ...")`` when absent. Cells
     they did not run (J outside 2, 3, 50) are left out."""
-    from .authors import load_authors_optimality_ratios
-    from .authors_overlay import not_found_message
-    from .data.paths import MissingDataError
+    from ..data.authors import load_authors_optimality_ratios
+    from ..figures.authors_overlay import not_found_message
+    from ..data.paths import MissingDataError
 
     frames = []
     for b in batch_sizes:
@@ -116,7 +116,7 @@ def compare_ratios(ours: pd.DataFrame, theirs: pd.DataFrame | None) -> pd.DataFr
     masks) the columns ``pool``, ``instances``, ``min_ratio``, ``mean_ratio``,
     ``share_optimal`` under ``"ours"`` and ``"authors (their arrays)"`` (NaN where they ran
     no such cell, or their arrays are absent)."""
-    from .authors_overlay import AUTHORS_LABEL
+    from ..figures.authors_overlay import AUTHORS_LABEL
 
     def side(table):
         out = summarize_ratios(table)
@@ -136,7 +136,7 @@ def plot_ratio_histograms(table: pd.DataFrame, theirs: pd.DataFrame | None = Non
     both minimum ratios."""
     import matplotlib.pyplot as plt
 
-    from .authors_overlay import AUTHORS_LABEL
+    from ..figures.authors_overlay import AUTHORS_LABEL
 
     batch_sizes = sorted(table["batch_size"].unique())
     mask_counts = sorted(table["n_masks"].unique())

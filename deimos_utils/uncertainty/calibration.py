@@ -10,14 +10,14 @@
   Pearson R^2 between the squared error of the MC-mean prediction and its predicted variance on
   the validation set (:func:`uncertainty_quality`).
 
-Predictions follow :func:`~deimos_utils.mc_dropout.mc_predict`: ``(N, J)`` regression outputs
+Predictions follow :func:`~deimos_utils.uncertainty.mc_dropout.mc_predict`: ``(N, J)`` regression outputs
 or ``(N, C, J)`` class probabilities, J fixed masks; variances are unbiased (divide by J - 1).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, check_n_masks
+from .._checks import as_float_array, check_n_masks
 
 __all__ = [
     "weight_decay",

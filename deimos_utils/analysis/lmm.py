@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from ._checks import as_float_array
+from .._checks import as_float_array
 
 __all__ = [
     "LRTResult",

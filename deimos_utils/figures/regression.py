@@ -1,18 +1,18 @@
 """Tables and figures of the regression experiments (5' splicing, UTKFace age; Fig 2, Table 1).
 
-Everything here reads the tidy results tables written by :func:`deimos_utils.loop.run_all`
-(columns of :data:`deimos_utils.store.COLUMNS`) and returns pandas DataFrames or matplotlib
+Everything here reads the tidy results tables written by :func:`deimos_utils.experiment.loop.run_all`
+(columns of :data:`deimos_utils.experiment.store.COLUMNS`) and returns pandas DataFrames or matplotlib
 axes, so that notebooks 03 and 04 stay a few calls long. The tables every notebook shares
-(what ran, figure titles, Table 1, Appendix C's LMM tests) are in :mod:`deimos_utils.report`.
+(what ran, figure titles, Table 1, Appendix C's LMM tests) are in :mod:`deimos_utils.analysis.tables`.
 
 - :func:`run_overrides`: config overrides from notebook parameters, with a results tag that
   names what was changed.
 - :func:`calibration_table`: Appendix E's tau^-1 and the uncertainty quality R^2 per run.
 - :func:`relative_thresholds`, :func:`splicing_thresholds`: Table 1's thresholds (for
-  :func:`deimos_utils.report.threshold_comparison`), rescaled on a simulated library.
+  :func:`deimos_utils.analysis.tables.threshold_comparison`), rescaled on a simulated library.
 - :func:`final_metric_table`, :func:`plot_final_metric`: the metric after the last acquisition.
 - :func:`plot_learning_panels`: Fig 2-style learning curves, one panel per batch size, with
-  the authors' curves on each (:func:`deimos_utils.authors_overlay.beside`).
+  the authors' curves on each (:func:`deimos_utils.figures.authors_overlay.beside`).
 - :func:`plot_splicing_curves`: Fig 2 left with the authors' real-data curves: on our axes
   when ours ran on the real library, in a panel of their own with their Table 1 when ours
   ran on the simulated one.
@@ -28,8 +28,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .plots import method_style
-from .report import _methods_in, _require, figure_title, is_simulated
+from .common import method_style
+from ..analysis.tables import _methods_in, _require, figure_title, is_simulated
 
 __all__ = [
     "TABLE1_FIRST",
@@ -64,7 +64,7 @@ def run_overrides(*, n_acquired: int | None = None, n_repeats: int | None = None
     ``"n_acquired<value>"``, so that a shortened run writes to its own, clearly named results
     folder (``<preset>-n_acquired<value>``). ``n_repeats`` needs no tag: repeat k is the same
     whatever the number of repeats. Returns a dict for
-    :func:`~deimos_utils.config.get_config`.
+    :func:`~deimos_utils.experiment.config.get_config`.
     """
     out: dict = {}
     for name, value in (("n_acquired", n_acquired), ("n_repeats", n_repeats)):
@@ -87,7 +87,7 @@ def initial_target_sd(config, data, seeds: Sequence[int] | None = None) -> dict:
     """``{seed: sd}``: the population sd of y over each repeat's initial set, the scale the
     loop standardises regression targets with (``config.standardize_y``); 1.0 when the
     targets are not standardised."""
-    from .loop import initial_split
+    from ..experiment.loop import initial_split
 
     seeds = config.seeds if seeds is None else seeds
     out = {}
@@ -312,9 +312,9 @@ def plot_learning_panels(panels: Mapping[str, tuple], metric: str, source: str, 
     """One learning-curve panel (mean +-1 sd over seeds) per entry of ``panels``.
 
     ``panels`` maps a panel name (e.g. the experiment) to ``(results, config)``; each title
-    is :func:`~deimos_utils.report.figure_title` of ``source``, the panel's config (its batch
+    is :func:`~deimos_utils.analysis.tables.figure_title` of ``source``, the panel's config (its batch
     size) and the seeds in its results. ``authors`` maps a panel name to its
-    :class:`~deimos_utils.authors_overlay.AuthorsArrays`: their curves go on that panel and
+    :class:`~deimos_utils.figures.authors_overlay.AuthorsArrays`: their curves go on that panel and
     the caption under the figure says what differs (or that the arrays are absent).
     Returns ``(fig, axes, caption)`` with ``axes`` a list and ``caption`` the text written
     under the figure (``""`` without ``authors``).
@@ -322,7 +322,7 @@ def plot_learning_panels(panels: Mapping[str, tuple], metric: str, source: str, 
     import matplotlib.pyplot as plt
 
     from .authors_overlay import beside
-    from .plots import plot_learning_curves
+    from .common import plot_learning_curves
 
     if not panels:
         raise ValueError("panels is empty: nothing to plot")
@@ -347,7 +347,7 @@ def _authors_table1_panel(ax, arrays, table: Mapping, thresholds: Sequence[float
     """Their curves up to Table 1's range, the thresholds as dotted lines, their Table 1 as a
     table in the panel."""
     from .authors_overlay import TABLE_ENTRIES, plot_authors_curves
-    from .report import method_label
+    from ..analysis.tables import method_label
 
     x_max = max(TABLE_ENTRIES["splicing"].values()) - 1
     plot_authors_curves(ax, arrays, "test_mse", x_max=x_max)
@@ -376,13 +376,13 @@ def plot_splicing_curves(results: pd.DataFrame, config, source: str, arrays, *,
     On the real library (``source`` not simulated) their curves go on our axes. On a
     simulated library they never do: they get a panel of their own with their Table 1
     (from their arrays: the paper's). ``arrays``: an
-    :class:`~deimos_utils.authors_overlay.AuthorsArrays`. Returns ``(fig, axes, caption)``.
+    :class:`~deimos_utils.figures.authors_overlay.AuthorsArrays`. Returns ``(fig, axes, caption)``.
     """
     import matplotlib.pyplot as plt
 
     from .authors_overlay import authors_thresholds, beside, caption
-    from .paper import TABLE1_SPLICING_MSE
-    from .plots import add_caption, plot_learning_curves
+    from ..analysis.paper import TABLE1_SPLICING_MSE
+    from .common import add_caption, plot_learning_curves
 
     own_panel = is_simulated(source) and arrays.available
     fig, axes = plt.subplots(1, 2 if own_panel else 1, figsize=(13 if own_panel else 6.5, 4.4),

@@ -35,8 +35,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import warn_if_no_variance
-from .runtime import derive_seed, progress_bar
+from .._checks import warn_if_no_variance
+from ..runtime import derive_seed, progress_bar
 
 __all__ = [
     "FixedMaskDropout",

@@ -2,11 +2,11 @@
 
 Every model here
 
-* puts a :class:`~deimos_utils.mc_dropout.FixedMaskDropout` before each fully connected layer
+* puts a :class:`~deimos_utils.uncertainty.mc_dropout.FixedMaskDropout` before each fully connected layer
   that follows the feature extractor (the MC-dropout recipe of section 3.2), so that
-  :func:`~deimos_utils.mc_dropout.mc_predict` can run it under J fixed masks;
+  :func:`~deimos_utils.uncertainty.mc_dropout.mc_predict` can run it under J fixed masks;
 * exposes ``model.embedding_layer`` (the output ``nn.Linear``): its input is the penultimate
-  representation, what :func:`~deimos_utils.mc_dropout.embed` returns for k-center;
+  representation, what :func:`~deimos_utils.uncertainty.mc_dropout.embed` returns for k-center;
 * exposes ``model.dense_layers`` (the fully connected ``nn.Linear`` layers), the layers the
   weight decay lambda = C / N applies to (Appendix E);
 * returns logits ``(B, C)`` for classification (``n_outputs = C >= 2``) and a vector ``(B,)``
@@ -28,7 +28,7 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
-from .mc_dropout import FixedMaskDropout
+from ..uncertainty.mc_dropout import FixedMaskDropout
 
 __all__ = ["MnistCNN", "MLP", "SpliceCNN", "FaceCNN", "AuthorsImageCNN", "AuthorsFaceCNN",
            "AuthorsSpliceCNN", "MODELS", "build_model"]

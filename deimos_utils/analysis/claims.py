@@ -7,7 +7,7 @@ here before any result was read:
   ends) no later (no worse) than each baseline's;
 * a *significance* claim (Table 2's p-values, Fig 2, Fig 3a/b): the LMM of Appendix C gives
   p < 0.05 with DEIMOS better; the seed-level permutation test over per-seed AUCs
-  (:mod:`~deimos_utils.seed_tests`) is shown beside it, since with 3 seeds it cannot go below
+  (:mod:`~deimos_utils.analysis.seed_tests`) is shown beside it, since with 3 seeds it cannot go below
   0.25;
 * Fig 3d: DEIMOS's batches are more diverse than BatchBALD's and max entropy's in most
   iterations (mean symmetric KL per batch, averaged over seeds);
@@ -26,7 +26,7 @@ import pandas as pd
 
 from . import paper
 from .seed_tests import paired_auc_test
-from .stats import acquisitions_to_threshold, lmm_lrt
+from .lmm import acquisitions_to_threshold, lmm_lrt
 
 __all__ = ["ALPHA", "claims_table", "collect", "finished_runs"]
 
@@ -105,7 +105,7 @@ def claims_table(ours: dict, *, authors: dict | None = None, ratios_ours=None, r
     """One row per claim: claim, paper, authors' arrays, ours, verdict, reason.
 
     ``ours``/``authors``: experiment -> results DataFrame (ours from the store, theirs from
-    :func:`~deimos_utils.authors.load_authors_results` cut with ``within_horizon``); an
+    :func:`~deimos_utils.data.authors.load_authors_results` cut with ``within_horizon``); an
     experiment absent from ``ours`` is "not testable here". ``ratios_*``: Appendix A ratios.
     ``sample_sizes``: Fig 3f's results with a ``sample_size`` column.
     """
@@ -216,9 +216,9 @@ def finished_runs(results: pd.DataFrame, n_iterations: int) -> pd.DataFrame:
 def collect(preset: str = "cpu", results_dir="results", data_dir=None) -> dict:
     """Inputs of :func:`claims_table`: our finished runs at ``preset``, the authors' arrays
     (cut to the paper's range) and their Appendix A ratios."""
-    from .authors import AUTHORS_EXPERIMENTS, load_authors_optimality_ratios, load_authors_results, within_horizon
-    from .config import get_config
-    from .store import load_results
+    from ..data.authors import AUTHORS_EXPERIMENTS, load_authors_optimality_ratios, load_authors_results, within_horizon
+    from ..experiment.config import get_config
+    from ..experiment.store import load_results
 
     ours = {}
     for exp in ("splicing", "mnist_7v9_b1", "mnist_7v9_b25", "mnist_0to9_b25", "utkface_b100", "utkface_b200"):
@@ -236,10 +236,10 @@ def collect(preset: str = "cpu", results_dir="results", data_dir=None) -> dict:
 
 
 def main(argv=None) -> int:
-    """``python -m deimos_utils.claims [--preset cpu] [--results-dir results]``: print the table."""
+    """``python -m deimos_utils.analysis.claims [--preset cpu] [--results-dir results]``: print the table."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m deimos_utils.claims", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m deimos_utils.analysis.claims", description=main.__doc__)
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")

@@ -1,9 +1,9 @@
 """Figures and tables of the MNIST experiments (section 5.3: Fig 3, Fig B.1).
 
-Everything here reads the results tables of :mod:`deimos_utils.loop` (one row per run and
-iteration, columns :data:`~deimos_utils.store.COLUMNS`), so the notebooks only call these
-functions, :mod:`deimos_utils.plots` and the tables every notebook shares
-(:mod:`deimos_utils.report`: what ran, Table 2, the LMM p-values of Appendix C, titles).
+Everything here reads the results tables of :mod:`deimos_utils.experiment.loop` (one row per run and
+iteration, columns :data:`~deimos_utils.experiment.store.COLUMNS`), so the notebooks only call these
+functions, :mod:`deimos_utils.figures.common` and the tables every notebook shares
+(:mod:`deimos_utils.analysis.tables`: what ran, Table 2, the LMM p-values of Appendix C, titles).
 
 - :func:`plot_accuracy_curves`: test accuracy against acquisitions (Fig 3a, b, Fig B.1).
 - :func:`queried_ids`, :func:`first_last_queries`, :func:`plot_queried_images`: the images
@@ -22,9 +22,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .plots import mean_sd_band, plot_learning_curves
-from .report import _lrt_row, _methods_in, _note, _others, _p_cells, _require, figure_title, method_label
-from .store import parse_picked
+from .common import mean_sd_band, plot_learning_curves
+from ..analysis.tables import _lrt_row, _methods_in, _note, _others, _p_cells, _require, figure_title, method_label
+from ..experiment.store import parse_picked
 
 __all__ = [
     "SAMPLE_SIZES",
@@ -56,7 +56,7 @@ def _integer_ticks(ax) -> None:
 
 
 def _title(dataset: str, config, results: pd.DataFrame, what: str) -> str:
-    """:func:`~deimos_utils.report.figure_title` with the repeats found in ``results``."""
+    """:func:`~deimos_utils.analysis.tables.figure_title` with the repeats found in ``results``."""
     return figure_title(dataset, config, int(results["seed"].nunique()), what)
 
 
@@ -151,7 +151,7 @@ def ids_to_positions(pool_ids, ids) -> np.ndarray:
 def plot_queried_images(data, queries: pd.DataFrame, *, title: str | None = None):
     """A grid of queried images: one row per query number, one column per repeat (Fig 3c).
 
-    ``data``: the :class:`~deimos_utils.config.ALData` the runs used; ``queries``: from
+    ``data``: the :class:`~deimos_utils.experiment.config.ALData` the runs used; ``queries``: from
     :func:`first_last_queries`. Each image is labelled with its query number and true class.
     Returns the figure.
     """
@@ -256,7 +256,7 @@ def sample_size_configs(config, sizes: Sequence[int]) -> dict:
 def run_sample_sizes(config, sizes: Sequence[int], *, method: str = "deimos", data=None,
                      results_dir="results", progress: bool = True) -> pd.DataFrame:
     """Run (or read back) ``method`` at each sample size; all rows with a ``sample_size`` column."""
-    from .loop import load_data, run_all
+    from ..experiment.loop import load_data, run_all
 
     if data is None:
         data = load_data(config)

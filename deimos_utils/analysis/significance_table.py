@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import EXPERIMENTS
+from ..experiment.config import EXPERIMENTS
 from .paper import PAPER_P_VALUES
-from .plots import METHOD_LABELS
-from .store import load_results
+from ..figures.common import METHOD_LABELS
+from ..experiment.store import load_results
 
 #: which notebook runs each experiment
 NOTEBOOK_OF = {
@@ -40,7 +40,7 @@ def metric_of(experiment: str) -> str:
 
 def command_for(experiment: str, preset: str) -> str:
     """The shell command that writes the results of ``experiment`` at ``preset``."""
-    return f"python -m deimos_utils.cli {experiment} --preset {preset}"
+    return f"python -m deimos_utils.experiment.cli {experiment} --preset {preset}"
 
 
 def collect(results_dir, preset: str, experiments=None) -> tuple[dict, pd.DataFrame]:
@@ -65,8 +65,8 @@ def collect(results_dir, preset: str, experiments=None) -> tuple[dict, pd.DataFr
 
 def significance_table(found: dict, reference: str = "deimos") -> pd.DataFrame:
     """One row per (experiment, baseline): repeats, our LRT p-value, which is better, and
-    the paper's p-value where it gives one (see :func:`deimos_utils.report.lmm_comparison`)."""
-    from .report import lmm_comparison
+    the paper's p-value where it gives one (see :func:`deimos_utils.analysis.tables.lmm_comparison`)."""
+    from .tables import lmm_comparison
 
     tables = []
     for experiment, rows in found.items():
@@ -104,13 +104,13 @@ def plot_significance(table: pd.DataFrame):
 
 def authors_significance_table(data_dir=None, experiments=AUTHORS_ORDER) -> tuple[pd.DataFrame, list]:
     """:func:`significance_table` on the authors' arrays, each cut to the paper's range
-    (:func:`deimos_utils.authors.within_horizon`: what reproduces the paper's p-values).
+    (:func:`deimos_utils.data.authors.within_horizon`: what reproduces the paper's p-values).
 
     Returns ``(table, missing)``: ``missing`` lists the experiments whose arrays are absent
     (the table then lacks their rows; empty table when none are present).
     """
-    from .authors import within_horizon
-    from .authors_overlay import load_arrays
+    from ..data.authors import within_horizon
+    from ..figures.authors_overlay import load_arrays
 
     found, missing = {}, []
     for experiment in experiments:
@@ -132,7 +132,7 @@ def beside_authors(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
     ``better (ours)``, ``p (their arrays)``, ``better (their arrays)``, ``p (paper)``;
     ``"-"`` where one side has no row.
     """
-    from .authors_overlay import AUTHORS_EXPERIMENT_OF
+    from ..figures.authors_overlay import AUTHORS_EXPERIMENT_OF
 
     key = ["experiment", "method"]
     ours_of = {v: k for k, v in AUTHORS_EXPERIMENT_OF.items() if k != v}  # their -> our name

@@ -1,6 +1,6 @@
 """Comparisons that respect run-level dependence: one number per seed, methods paired by seed.
 
-The paper's LMM (Appendix C, :func:`~deimos_utils.stats.lmm_lrt`) treats every iteration of every
+The paper's LMM (Appendix C, :func:`~deimos_utils.analysis.lmm.lmm_lrt`) treats every iteration of every
 run as an independent observation, so one run lying above another for a whole curve gives a
 tiny p-value however few runs there are. Here each run is summarised by the area under its
 learning curve (AUC: the trapezoid mean of the metric over ``n_acquired``, in the metric's
@@ -105,7 +105,7 @@ def seed_level_table(results: pd.DataFrame, metric: str, *, reference: str = "de
     ``p_permutation``, ``p_min``, ``p_t``, the bootstrap interval, and ``agree`` (whether the
     LMM and the permutation test reach the same decision at ``alpha``).
     """
-    from .stats import lmm_lrt
+    from .lmm import lmm_lrt
 
     methods = [m for m in (methods or results["method"].unique()) if m != reference]
     rows = []

@@ -4,7 +4,7 @@ Training (Appendix E): Adam (or RMSprop) with Keras' default settings, as the au
 code used, a fixed number of gradient steps, cross-entropy (classification) or
 mean squared error (regression), plus an L2 penalty ``lambda * sum(W ** 2)`` on the weights of
 the fully connected layers (``model.dense_layers``), with ``lambda = C / N``
-(:func:`~deimos_utils.calibration.weight_decay`). The penalty is added to the mean loss of the
+(:func:`~deimos_utils.uncertainty.calibration.weight_decay`). The penalty is added to the mean loss of the
 minibatch, as Keras' ``l2(lambda)`` regulariser used by Gal et al. (2017) does; biases and
 convolutions are not penalised.
 """
@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .runtime import derive_seed
+from ..runtime import derive_seed
 
 __all__ = ["n_train_steps", "train_model", "predict", "evaluate", "evaluate_mc", "make_optimizer",
            "OPTIMIZERS"]
@@ -202,9 +202,9 @@ def evaluate_mc(model: nn.Module, x, y, task: str, *, n_passes: int, seed: int,
     probabilities, ``test_nll`` the mean of -log(mean probability of the true class);
     regression ``test_mse``/``test_rmse`` of the mean prediction, in the units of ``y``
     (``pred * y_std + y_mean``). Passes use fixed masks drawn from ``seed``
-    (:func:`~deimos_utils.mc_dropout.mc_predict`); the mean over passes is what counts.
+    (:func:`~deimos_utils.uncertainty.mc_dropout.mc_predict`); the mean over passes is what counts.
     """
-    from .mc_dropout import mc_predict
+    from ..uncertainty.mc_dropout import mc_predict
 
     if isinstance(n_passes, bool) or int(n_passes) != n_passes or n_passes < 2:
         raise ValueError(f"n_passes must be an integer >= 2, got {n_passes!r}")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data.paths import MissingDataError, file_digest, missing_files_message, resolve_data_dir
+from .paths import MissingDataError, file_digest, missing_files_message, resolve_data_dir
 
 __all__ = [
     "AUTHORS_REPO",
@@ -137,7 +137,7 @@ def _root(data_dir) -> Path:
 
 
 #: sha256 of every file of the authors' repository used here (their relative paths)
-CHECKSUMS_FILE = Path(__file__).resolve().parent / "data" / "authors_sha256.txt"
+CHECKSUMS_FILE = Path(__file__).resolve().parent / "authors_sha256.txt"
 
 
 def _expected_digests() -> dict[str, str]:

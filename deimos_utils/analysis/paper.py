@@ -1,7 +1,7 @@
 """Numbers the paper reports, to print beside ours (tables, figure captions).
 
 Method keys follow :data:`deimos_utils.acquisition.ACQUISITIONS`; experiment keys follow
-:data:`deimos_utils.config.EXPERIMENTS`.
+:data:`deimos_utils.experiment.config.EXPERIMENTS`.
 """
 from __future__ import annotations
 

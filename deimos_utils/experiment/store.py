@@ -396,7 +396,7 @@ def read_sidecar(json_path) -> dict:
 def check_sidecar(json_path, expected: dict) -> dict:
     """Refuse to continue a table whose sidecar differs from ``expected`` (naming the fields).
 
-    The ``provenance`` entry (code, versions, device: :mod:`~deimos_utils.provenance`) does
+    The ``provenance`` entry (code, versions, device: :mod:`~deimos_utils.experiment.provenance`) does
     not decide: when only it differs, a ``UserWarning`` names the differences (the table was
     written by other code). Returns the stored sidecar.
     """

@@ -7,11 +7,11 @@
 ``.label_batch()`` label the batch (y = f(x) + noise), retrain from scratch, redraw
 ``.add_point(x)``  label one point at x, retrain, redraw (what a click on the plot does)
 ``.state``         what the picture shows (see :meth:`TeachingSession.acquire`)
-``.figure``        the matplotlib figure (save it with :func:`deimos_utils.plots.savefig`)
+``.figure``        the matplotlib figure (save it with :func:`deimos_utils.figures.common.savefig`)
 ``.draw()``        draw the state (every update does, unless built with ``render=False``)
 
 The computation lives in :class:`TeachingSession` (no widgets): the data of
-:mod:`deimos_utils.synthetic`, one trained MC-dropout MLP, and the acquisition at given controls.
+:mod:`deimos_utils.toy.synthetic_1d`, one trained MC-dropout MLP, and the acquisition at given controls.
 
 Why a control other than dropout p updates in well under a second: the trained model is kept
 and its predictions on the grid and the validation set are computed once, under
@@ -44,14 +44,14 @@ import warnings
 import numpy as np
 import torch
 
-from . import synthetic
-from .acquisition import ACQUISITIONS, AcquisitionContext, deimos_batch, deimos_scores
-from .calibration import mean_dropout_variance
-from .mc_dropout import FixedMaskDropout, dropout_layers
-from .models import MLP
-from .plots import METHOD_COLORS, METHOD_LABELS
-from .runtime import default_device, derive_seed, make_rng, progress_bar
-from .training import train_model
+from . import synthetic_1d as synthetic
+from ..acquisition import ACQUISITIONS, AcquisitionContext, deimos_batch, deimos_scores
+from ..uncertainty.calibration import mean_dropout_variance
+from ..uncertainty.mc_dropout import FixedMaskDropout, dropout_layers
+from ..experiment.models import MLP
+from ..figures.common import METHOD_COLORS, METHOD_LABELS
+from ..runtime import default_device, derive_seed, make_rng, progress_bar
+from ..experiment.training import train_model
 
 __all__ = [
     "CONTROLS",
@@ -132,7 +132,7 @@ def check_controls(current: dict, changes: dict) -> dict:
 
 def fit_model(x, y, *, seed: int, steps: int, p: float = 0.2, hidden=FIG1_HIDDEN,
               lam: float = FIG1_WEIGHT_DECAY, device=None, on_step=None) -> torch.nn.Module:
-    """:func:`deimos_utils.synthetic.fit_mlp` with the hidden sizes as a choice and a progress
+    """:func:`deimos_utils.toy.synthetic_1d.fit_mlp` with the hidden sizes as a choice and a progress
     callback: ``on_step(done, steps)`` after every training step. With the Fig 1 sizes it trains
     the same network as ``fit_mlp`` (same seeds, same input scaling x / 10), on
     :data:`SMALL_WORK_THREADS` CPU threads."""
@@ -198,7 +198,7 @@ class TeachingSession:
 
     Parameters: ``seed`` fixes training, masks, labels, the random sample and the random
     baseline; ``data_seed`` picks the random function and the training set (5: Fig 1's), or
-    ``data`` gives them (a :class:`~deimos_utils.synthetic.SyntheticData`, e.g. from
+    ``data`` gives them (a :class:`~deimos_utils.toy.synthetic_1d.SyntheticData`, e.g. from
     ``synthetic.make_data(sparse=(-5, 5), n_sparse=0)`` for a wider gap); ``train_steps``,
     ``n_grid`` (grid of candidates on [-10, 10]), ``hidden``, ``lam`` and ``dropout`` set the
     model. ``max_masks`` caps J.

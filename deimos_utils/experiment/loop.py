@@ -33,14 +33,14 @@ import pandas as pd
 import torch
 
 from . import store
-from .acquisition.registry import ACQUISITIONS, AcquisitionContext, get_acquisition
-from .calibration import noise_from_validation, uncertainty_quality, weight_decay
+from ..acquisition.registry import ACQUISITIONS, AcquisitionContext, get_acquisition
+from ..uncertainty.calibration import noise_from_validation, uncertainty_quality, weight_decay
 from .config import ALData, ExperimentConfig, split_test
-from .mc_dropout import embed, mc_predict
+from ..uncertainty.mc_dropout import embed, mc_predict
 from .models import build_model
 from .provenance import run_provenance
-from .runtime import default_device, derive_seed, make_rng, progress_bar
-from .stats import batch_diversity
+from ..runtime import default_device, derive_seed, make_rng, progress_bar
+from ..analysis.lmm import batch_diversity
 from .store import load_results, results_path
 from .training import evaluate, evaluate_mc, train_model
 
@@ -72,17 +72,17 @@ def load_data(config: ExperimentConfig, data_dir=None) -> ALData:
     loader: pass ``data=ALData(...)`` to :func:`run_experiment` instead.
     """
     if config.dataset == "mnist":
-        from .data.mnist import load_mnist
+        from ..data.mnist import load_mnist
 
         return _scaled(load_mnist(data_dir, classes=config.classes), config.input_scale)
     if config.dataset == "splicing":
-        from .data.splicing import load_splicing
+        from ..data.splicing import load_splicing
 
         raw = load_splicing(data_dir)
         source = getattr(raw, "source", "")
         name = "5' splicing (A5SS)" if "simulated" not in source else "5' splicing (simulated)"
     elif config.dataset == "utkface":
-        from .data.utkface import load_utkface
+        from ..data.utkface import load_utkface
 
         raw = load_utkface(data_dir, resolution=config.resolution)
         source = getattr(raw, "source", "")
@@ -183,7 +183,7 @@ def initial_split(config: ExperimentConfig, data: ALData, seed: int, *,
     per class; a remainder goes to random classes). Both sorted.
 
     ``initial_set="authors"``: the initial set is the authors' set of seed 0..2
-    (:func:`~deimos_utils.authors.authors_initial_ids`, read from ``data_dir``), and the
+    (:func:`~deimos_utils.data.authors.authors_initial_ids`, read from ``data_dir``), and the
     validation set is drawn from the other pool points.
     """
     rng = make_rng(seed, "init")
@@ -209,7 +209,7 @@ def initial_split(config: ExperimentConfig, data: ALData, seed: int, *,
 
 
 def _authors_split(config, data, seed, rng, data_dir) -> tuple[np.ndarray, np.ndarray]:
-    from .authors import authors_initial_ids
+    from ..data.authors import authors_initial_ids
 
     ids = authors_initial_ids(config.experiment, seed, data_dir)
     if len(ids) != config.n_initial:
@@ -342,7 +342,7 @@ def run_experiment(
 
     Parameters
     ----------
-    config : the experiment (see :func:`~deimos_utils.config.get_config`).
+    config : the experiment (see :func:`~deimos_utils.experiment.config.get_config`).
     method : acquisition name (a key of ``ACQUISITIONS``; need not be in ``config.methods``).
     seed : the repeat; fixes the initial and validation sets, candidates, masks, training.
     data : the dataset; default ``load_data(config, data_dir)``.
@@ -354,7 +354,7 @@ def run_experiment(
     Returns
     -------
     DataFrame with one row per iteration 0..n_acquired/batch_size (see
-    :data:`~deimos_utils.store.COLUMNS`). Row i evaluates the model trained on the initial
+    :data:`~deimos_utils.experiment.store.COLUMNS`). Row i evaluates the model trained on the initial
     set plus the first i batches; its ``picked`` holds the ids (``data.pool_ids``) of the
     batch acquired after that evaluation (empty in the last row).
 

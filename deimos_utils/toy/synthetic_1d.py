@@ -3,7 +3,7 @@
 Two sources of data. ``"generated"``: a random fully connected network [32, 32] with
 zero-mean Gaussian weights and biases generates y = f(x) + Gaussian noise on x in [-10, 10],
 with a training set deliberately sparse in part of the range. ``"authors"``: the authors' own
-1D data (:func:`deimos_utils.authors.load_authors_1d`: 100 training points mostly outside
+1D data (:func:`deimos_utils.data.authors.load_authors_1d`: 100 training points mostly outside
 [-2, 2], a pool of 201 labelled candidates, a noiseless test grid), fit with their model
 (:data:`AUTHORS_MODEL`). An MC-dropout MLP [256, 256, 256] (p = 0.2, lambda = 5e-4) is fit,
 DEIMOS scores the candidates, picks a batch of 5, those are labelled, and the model is
@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .acquisition import deimos_batch, deimos_scores
-from .calibration import mean_dropout_variance, regression_noise
-from .mc_dropout import mc_predict
-from .models import MLP, keras_init_
-from .runtime import default_device, derive_seed, make_rng
-from .training import evaluate, train_model
+from ..acquisition import deimos_batch, deimos_scores
+from ..uncertainty.calibration import mean_dropout_variance, regression_noise
+from ..uncertainty.mc_dropout import mc_predict
+from ..experiment.models import MLP, keras_init_
+from ..runtime import default_device, derive_seed, make_rng
+from ..experiment.training import evaluate, train_model
 
 #: the authors' 1D model (AUTHORS.md): 3 x (dense 256 ReLU, dropout 0.2), dense 1; L2
 #: lambda = 5e-4 on every layer's weights; Adam, 300 epochs of batches of 32; Keras'
@@ -179,7 +179,7 @@ def _raw_mse(model, x, y) -> float:
 def run_authors(d: dict, seed: int = 5, batch_size: int = 5, *, n_masks: int = 50, epochs: int = 300,
                 train_batch_size: int = 32, p: float = 0.2, lam: float = 5e-4,
                 noise_fraction: float = 0.15) -> dict:
-    """The authors' 1D data ``d`` (:func:`~deimos_utils.authors.load_authors_1d`) with their
+    """The authors' 1D data ``d`` (:func:`~deimos_utils.data.authors.load_authors_1d`) with their
     model: fit on their 100 training points, tau^-1 = ``noise_fraction`` x the mean MC-dropout
     variance on the pool, DEIMOS over the pool (X_samp = candidates = the 201 pool points),
     label the batch with the pool's y, refit; test MSE on their test grid.
@@ -217,9 +217,9 @@ def run_preset(scale: str, seed: int = 5, batch_size: int = 5, data_dir=None) ->
     falls back to generated data when their arrays are absent; ``result["message"]`` then
     says so and what to do.
     """
-    from .authors import load_authors_1d
-    from .authors_overlay import not_found_message
-    from .data.paths import MissingDataError
+    from ..data.authors import load_authors_1d
+    from ..figures.authors_overlay import not_found_message
+    from ..data.paths import MissingDataError
 
     if scale not in PRESETS:
         raise ValueError(f"unknown scale {scale!r}; presets: {', '.join(PRESETS)}")
@@ -280,7 +280,7 @@ def normalised_ei(ei) -> np.ndarray:
 
 def compare_with_authors(result: dict, theirs: dict) -> dict:
     """Our batch and EI against the authors' published ones (``theirs`` from
-    :func:`~deimos_utils.authors.load_authors_1d`).
+    :func:`~deimos_utils.data.authors.load_authors_1d`).
 
     ``ours_sorted`` / ``theirs_sorted``: the two batches' inputs in increasing order;
     ``same_candidates``: whether our EI is over their pool (then ``ei_correlation``, the

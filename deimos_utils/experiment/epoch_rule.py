@@ -16,10 +16,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .calibration import weight_decay
+from ..uncertainty.calibration import weight_decay
 from .config import get_config
 from .models import build_model
-from .runtime import derive_seed, make_rng
+from ..runtime import derive_seed, make_rng
 from .training import predict, train_model
 
 __all__ = ["EPOCH_GRID", "FAMILIES", "training_objective", "objective_by_epoch", "measure_family",

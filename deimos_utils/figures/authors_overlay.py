@@ -1,6 +1,6 @@
 """The authors' published results beside ours: curves on our axes, a line on what differs.
 
-The arrays themselves are read by :mod:`deimos_utils.authors`; this module only shows them
+The arrays themselves are read by :mod:`deimos_utils.data.authors`; this module only shows them
 next to our results, in the same units and on the same axes.
 
 - :func:`load_arrays` -> :class:`AuthorsArrays`: the arrays that go with one of our
@@ -9,12 +9,12 @@ next to our results, in the same units and on the same axes.
 - :func:`authors_curves`, :func:`plot_authors_curves`: their mean +-1 sd over seeds per method,
   dashed, in our method's colour, x = acquired points.
 - :func:`settings_line`, :func:`caption`: one line saying which preset ours is and how it
-  differs from what the authors ran (from :func:`deimos_utils.config.field_provenance`),
+  differs from what the authors ran (from :func:`deimos_utils.experiment.config.field_provenance`),
   plus the quirks of their arrays.
 - :func:`beside`: both on one figure (overlay + caption), what the notebooks call.
 - :data:`TABLE_ENTRIES`, :func:`authors_thresholds`: Tables 1 and 2 from their arrays (the
   entries that reproduce the paper's numbers), for
-  :func:`deimos_utils.report.threshold_comparison`.
+  :func:`deimos_utils.analysis.tables.threshold_comparison`.
 - :func:`runnable_config`: a configuration that uses the authors' initial sets, made to run
   without their arrays (random class-balanced initial sets, in a results folder of its own).
 """
@@ -26,15 +26,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .authors import (
+from ..data.authors import (
     AUTHORS_COMMIT,
     AUTHORS_EXPERIMENTS,
     AUTHORS_REPO,
     load_authors_results,
     within_horizon,
 )
-from .data.paths import ENV_VAR, MissingDataError, resolve_data_dir
-from .plots import METHOD_COLORS, METHOD_LABELS
+from ..data.paths import ENV_VAR, MissingDataError, resolve_data_dir
+from .common import METHOD_COLORS, METHOD_LABELS
 
 __all__ = [
     "AUTHORS_EXPERIMENT_OF",
@@ -87,7 +87,7 @@ def not_found_message(root=None) -> str:
     where = resolve_data_dir(root) / "authors"
     return (f"{NOT_FOUND}: put the .npy files of github.com/{AUTHORS_REPO} at commit "
             f"{AUTHORS_COMMIT[:7]} under {where}/ (same relative paths; "
-            f"deimos_utils.authors.load_authors_results(..., download=True) fetches them when a "
+            f"deimos_utils.data.authors.load_authors_results(..., download=True) fetches them when a "
             f"network is there), or point {ENV_VAR} at a folder whose authors/ holds them")
 
 
@@ -95,7 +95,7 @@ def not_found_message(root=None) -> str:
 class AuthorsArrays:
     """The authors' arrays that go with our ``experiment``, or why there are none.
 
-    ``results``: their table (:func:`deimos_utils.authors.load_authors_results`), None when
+    ``results``: their table (:func:`deimos_utils.data.authors.load_authors_results`), None when
     absent; ``message``: empty, or the not-found line; ``notes``: the quirks of their arrays,
     to be said wherever they are shown.
     """
@@ -154,7 +154,7 @@ def authors_curves(results: pd.DataFrame, metric: str, *, x_max: float | None = 
     """Their mean and sd over seeds of ``metric`` at each ``n_acquired``, per method.
 
     Rows up to ``x_max`` acquisitions (default: the paper's range,
-    :func:`deimos_utils.authors.within_horizon`). A point counts the seeds whose curve
+    :func:`deimos_utils.data.authors.within_horizon`). A point counts the seeds whose curve
     reaches it; ``sd`` is the sample sd (ddof 1; 0 for one seed). Columns ``method``,
     ``n_acquired``, ``mean``, ``sd``, ``n_seeds``.
     """
@@ -212,13 +212,13 @@ def _text(name: str, value) -> str:
 
 def settings_differences(config) -> list[tuple[str, str, str]]:
     """``[(field, ours, the paper preset's or why)]``: the fields whose provenance is ours
-    (:func:`~deimos_utils.config.field_provenance`), other than bookkeeping.
+    (:func:`~deimos_utils.experiment.config.field_provenance`), other than bookkeeping.
 
     A field that differs from the experiment's ``paper`` preset gives that preset's value; a
     field the paper preset itself sets our way (e.g. splicing's initial set) gives the reason
     its provenance states.
     """
-    from .config import EXPERIMENTS, PROVENANCE, field_provenance, get_config
+    from ..experiment.config import EXPERIMENTS, PROVENANCE, field_provenance, get_config
 
     prov = field_provenance(config)
     paper = get_config(config.experiment, "paper") if config.experiment in EXPERIMENTS else None
@@ -236,7 +236,7 @@ def settings_differences(config) -> list[tuple[str, str, str]]:
 
 def _theirs_data(config, data_source: str) -> str:
     """Where their runs' data differ from ours, as text to append to ``"theirs: ..."``."""
-    from .report import is_simulated
+    from ..analysis.tables import is_simulated
 
     if config.dataset == "utkface":
         return " on 200 px faces"
@@ -260,7 +260,7 @@ def settings_line(config, arrays: AuthorsArrays | None = None, data_source: str 
     seeds when they differ from ours; ``data_source`` (``ALData.source``) says when ours ran
     on simulated data.
     """
-    from .config import EXPERIMENTS, get_config
+    from ..experiment.config import EXPERIMENTS, get_config
 
     diffs = settings_differences(config)
     items = [f"{n} {o} ({'theirs ' + p if not p.startswith('ours') else _reason(p)})"
@@ -292,7 +292,7 @@ def beside(fig, ax, arrays: AuthorsArrays, config, results: pd.DataFrame, metric
     """Their curves on our ``ax`` (up to the longer of our run and the paper's range) and the
     caption (``prefix`` + :func:`caption`) under ``fig``, below any caption already there;
     returns the caption (print it under the figure)."""
-    from .plots import add_caption
+    from .common import add_caption
 
     x_max = max(float(results["n_acquired"].max()), float(arrays.horizon)) if arrays.available else None
     plot_authors_curves(ax, arrays, metric, x_max=x_max, methods=methods,
@@ -310,7 +310,7 @@ def authors_thresholds(arrays: AuthorsArrays, metric: str, thresholds) -> dict:
     Each curve counts its first :data:`TABLE_ENTRIES` entries (the paper's range for an
     experiment not listed there). ``{}`` when the arrays are absent.
     """
-    from .stats import acquisitions_to_threshold
+    from ..analysis.lmm import acquisitions_to_threshold
 
     if not arrays.available:
         return {}
@@ -332,7 +332,7 @@ def runnable_config(config, data_dir=None) -> tuple:
     the authors' initial sets (``initial_set="authors"``) and their files are absent, a copy
     with random class-balanced initial sets, tagged :data:`RANDOM_INITIAL_TAG` (appended to
     any tag, so its results get a folder of their own), and a message that says so."""
-    from .authors import authors_initial_ids
+    from ..data.authors import authors_initial_ids
 
     if config.initial_set != "authors":
         return config, ""

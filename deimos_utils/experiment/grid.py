@@ -1,6 +1,6 @@
 """Experiment grids on dask: every (experiment, method, seed) run is one task.
 
->>> from deimos_utils.grid import run_grid
+>>> from deimos_utils.experiment.grid import run_grid
 >>> run_grid([get_config("mnist_7v9_b1", "paper"), get_config("splicing", "paper")], workers=4)
 
 Where the tasks run (:func:`run_grid`):
@@ -16,7 +16,7 @@ Where the tasks run (:func:`run_grid`):
   ``job-extra-directives``), scaled to ``workers`` jobs (default: one per run).
 
 A worker uses the GPU ``cuda:(k mod n)`` of the n it sees (k: its index on a local cluster),
-else the CPU. Every run writes its own resumable table (:mod:`deimos_utils.store`), so the
+else the CPU. Every run writes its own resumable table (:mod:`deimos_utils.experiment.store`), so the
 grid's state lives on disk, not in dask:
 
 * a run whose worker dies (killed, out of memory, node lost) is rescheduled by dask, up to
@@ -293,7 +293,7 @@ def _in_process(runs, results_dir, data_dir, data, device, progress) -> list[tup
 def _on_dask(client, runs, results_dir, data_dir, data, device, progress) -> list[tuple[GridRun, str]]:
     from distributed import as_completed
 
-    from .runtime import progress_bar
+    from ..runtime import progress_bar
 
     if data is not None:  # every worker gets a copy (a copy survives a dead worker)
         data = ({k: client.scatter(v, broadcast=True) for k, v in data.items()}
@@ -344,7 +344,7 @@ def run_grid(
     ----------
     configs : an ExperimentConfig or a sequence of them (different experiments or presets).
     methods, seeds : default each config's methods and ``0 .. n_repeats-1``.
-    results_dir, data_dir : as for :func:`~deimos_utils.loop.run_experiment`; absolute paths
+    results_dir, data_dir : as for :func:`~deimos_utils.experiment.loop.run_experiment`; absolute paths
         are passed to the workers (they must see the same files).
     data : an ALData for a single experiment, or ``{experiment: ALData}``; default: every
         worker loads the data itself (the loaders cache it in the process).
@@ -359,7 +359,7 @@ def run_grid(
     progress : progress bars (per run in this process, over the grid on dask).
     check : check every run's data and method here before starting (needs the data here).
 
-    Returns the rows of every run (as :func:`~deimos_utils.store.load_results` gives them).
+    Returns the rows of every run (as :func:`~deimos_utils.experiment.store.load_results` gives them).
     Each run's end is a line on stdout (``FAILED: ...`` for a run that raised). Raises
     :class:`GridError` once all other runs finished when some runs failed.
     """

@@ -1,6 +1,6 @@
 """DEIMOS on your own PyTorch model, in one call.
 
-    from deimos_utils.select import select_batch
+    from deimos_utils.acquisition.select import select_batch
     picked = select_batch(model, x_pool, batch_size=25, x_val=x_val)
 
 The model needs dropout before its fully connected layers (``nn.Dropout`` is converted in place
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .acquisition import deimos_batch
-from .calibration import noise_from_validation
-from .mc_dropout import convert_dropout, dropout_layers, mc_predict
+from . import deimos_batch
+from ..uncertainty.calibration import noise_from_validation
+from ..uncertainty.mc_dropout import convert_dropout, dropout_layers, mc_predict
 
 #: Appendix E's default fractions of the mean dropout variance
 DEFAULT_NOISE_FRACTION = {"regression": 0.15, "classification": 0.005}
@@ -55,7 +55,7 @@ def select_batch(model: torch.nn.Module, x_pool, batch_size: int, *, x_sample=No
     x_val : inputs whose mean dropout variance sets the noise (Appendix E); default the pool.
     noise : tau^-1 (regression) or tau_s^-1 (classification); default ``noise_fraction`` times
         the mean dropout variance on ``x_val`` (0.15 regression, 0.005 classification).
-    task, n_masks, seed, predict_batch_size : as in :func:`~deimos_utils.mc_dropout.mc_predict`.
+    task, n_masks, seed, predict_batch_size : as in :func:`~deimos_utils.uncertainty.mc_dropout.mc_predict`.
     """
     if not dropout_layers(model):
         convert_dropout(model)
