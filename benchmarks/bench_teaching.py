@@ -1,4 +1,4 @@
-"""Time of the interactive DEIMOS view (deimos_utils.teaching) at a preset: one table.
+"""Time of the interactive DEIMOS view (deimos_utils.toy.teaching) at a preset: one table.
 
 Rows: the first training, every cheap control moved to a new value and back (the median of
 ``--repeats`` moves: the acquisition, the drawing, and the whole ``update`` call as a widget
@@ -21,7 +21,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import torch  # noqa: E402
 
-from deimos_utils import teaching  # noqa: E402
+from deimos_utils.toy import teaching  # noqa: E402
 
 MOVES = [
     ("batch_size", 10, 5),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from deimos_utils.epoch_rule import FAMILIES, choose_epochs, measure_family
+from deimos_utils.experiment.epoch_rule import FAMILIES, choose_epochs, measure_family
 
 if __name__ == "__main__":
     torch.set_num_threads(1)

@@ -6,8 +6,9 @@ import warnings
 import numpy as np
 import pytest
 
-from deimos_utils import authors, paper
-from deimos_utils.authors import (
+from deimos_utils.data import authors
+from deimos_utils.analysis import paper
+from deimos_utils.data.authors import (
     AUTHORS_EXPERIMENTS,
     authors_initial_ids,
     load_authors_1d,
@@ -16,7 +17,7 @@ from deimos_utils.authors import (
     within_horizon,
 )
 from deimos_utils.data.paths import MissingDataError, resolve_data_dir
-from deimos_utils.stats import acquisitions_to_threshold, lmm_lrt
+from deimos_utils.analysis.lmm import acquisitions_to_threshold, lmm_lrt
 
 ROOT = resolve_data_dir(None)
 HAVE = (ROOT / "authors" / "MNIST" / "Binary_7_9_AL_Results" / "Rand_BS1_Acc_Ind1.npy").is_file()

@@ -13,12 +13,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from deimos_utils import authors_overlay as ao  # noqa: E402
-from deimos_utils import optimality, plots, report, significance, synthetic  # noqa: E402
-from deimos_utils.authors import AUTHORS_EXPERIMENTS  # noqa: E402
-from deimos_utils.config import get_config  # noqa: E402
+from deimos_utils.figures import authors_overlay as ao  # noqa: E402
+from deimos_utils.toy import greedy_optimality as optimality, synthetic_1d as synthetic  # noqa: E402
+from deimos_utils.figures import common as plots
+from deimos_utils.analysis import tables as report, significance_table as significance
+from deimos_utils.data.authors import AUTHORS_EXPERIMENTS  # noqa: E402
+from deimos_utils.experiment.config import get_config  # noqa: E402
 from deimos_utils.data.paths import resolve_data_dir  # noqa: E402
-from deimos_utils.paper import TABLE1_SPLICING_MSE, TABLE2_MNIST_7V9_ACCURACY  # noqa: E402
+from deimos_utils.analysis.paper import TABLE1_SPLICING_MSE, TABLE2_MNIST_7V9_ACCURACY  # noqa: E402
 
 ROOT = resolve_data_dir(None)
 HAVE = (ROOT / "authors" / "MNIST" / "Binary_7_9_AL_Results" / "Rand_BS1_Acc_Ind1.npy").is_file()
@@ -29,7 +31,7 @@ needs_arrays = pytest.mark.skipif(not HAVE, reason=f"the authors' arrays are not
 def made_up_arrays(monkeypatch):
     """Let arrays of made-up values pass as the authors' (their sha256 check is tested in
     test_authors.py; here the values must be known)."""
-    from deimos_utils import authors
+    from deimos_utils.data import authors
 
     monkeypatch.setattr(authors, "verify_authors_file", lambda path, rel: None)
 

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from deimos_utils.authors import load_authors_results
-from deimos_utils.calibration import weight_decay
-from deimos_utils.config import get_config
+from deimos_utils.data.authors import load_authors_results
+from deimos_utils.uncertainty.calibration import weight_decay
+from deimos_utils.experiment.config import get_config
 from deimos_utils.data.paths import resolve_data_dir
-from deimos_utils.loop import _test_metrics, initial_split, load_data
-from deimos_utils.models import build_model
+from deimos_utils.experiment.loop import _test_metrics, initial_split, load_data
+from deimos_utils.experiment.models import build_model
 from deimos_utils.runtime import derive_seed
-from deimos_utils.training import train_model
+from deimos_utils.experiment.training import train_model
 
 ROOT = resolve_data_dir(None)
 pytestmark = pytest.mark.skipif(

@@ -3,8 +3,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deimos_utils import budget, epoch_rule, locations
-from deimos_utils.config import get_config
+from deimos_utils import locations
+from deimos_utils.analysis import budget
+from deimos_utils.experiment import epoch_rule
+from deimos_utils.experiment.config import get_config
 
 
 def fake_rows(method, seed, iterations, seconds_of):

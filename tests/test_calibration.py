@@ -5,7 +5,7 @@ import statistics
 import numpy as np
 import pytest
 
-from deimos_utils import calibration as cal
+from deimos_utils.uncertainty import calibration as cal
 
 
 def test_weight_decay_is_c_over_n():

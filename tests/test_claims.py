@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deimos_utils.claims import claims_table
+from deimos_utils.analysis.claims import claims_table
 from deimos_utils.data.paths import resolve_data_dir
 
 pytestmark = pytest.mark.skipif(not (resolve_data_dir(None) / "authors" / "MNIST").is_dir(),
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(not (resolve_data_dir(None) / "authors" / "MNIST
 
 
 def test_the_authors_arrays_pass_their_own_claims_and_missing_runs_are_not_judged():
-    from deimos_utils.authors import load_authors_results, within_horizon
+    from deimos_utils.data.authors import load_authors_results, within_horizon
 
     theirs = {"mnist_7v9_b1": within_horizon(load_authors_results("mnist_7v9_b1"))}
     table = claims_table(theirs, authors=theirs, ratios_ours=np.array([0.99, 0.975]))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from deimos_utils import cli
-from deimos_utils.config import get_config
-from deimos_utils.store import read_table
+from deimos_utils.experiment import cli
+from deimos_utils.experiment.config import get_config
+from deimos_utils.experiment.store import read_table
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -74,7 +74,7 @@ def test_every_error_is_one_line_and_status_2(tmp_path, capsys, argv, words):
     assert cli.main(argv + ["--results-dir", str(tmp_path / "r")]) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.splitlines()) == 1 and "Traceback" not in err
-    assert err.startswith("python -m deimos_utils.cli: error: ")
+    assert err.startswith("python -m deimos_utils.experiment.cli: error: ")
     for w in words:
         assert w in err
     assert not (tmp_path / "r").exists()
@@ -129,7 +129,7 @@ def _kill_group(proc):
 
 
 def test_cli_error_in_a_real_process_is_one_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "deimos_utils.cli", "utkface_b100", "--data-dir",
+    proc = subprocess.run([sys.executable, "-m", "deimos_utils.experiment.cli", "utkface_b100", "--data-dir",
                            str(tmp_path)], env=_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.splitlines()) == 1 and "UTKFace data not found" in proc.stderr

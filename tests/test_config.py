@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from deimos_utils.config import (
+from deimos_utils.experiment.config import (
     EXPERIMENTS,
     PRESETS,
     ExperimentConfig,
@@ -11,7 +11,7 @@ from deimos_utils.config import (
     get_config,
     list_experiments,
 )
-from deimos_utils.models import build_model
+from deimos_utils.experiment.models import build_model
 
 # METHOD.md's experiment table and Appendix D, written out literally.
 PAPER = {

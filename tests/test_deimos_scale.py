@@ -229,8 +229,8 @@ def test_cuda_matches_cpu_outside_and_subset(dtype):
 
 @pytest.mark.parametrize("n_out", [1, 4])
 def test_select_batch_with_the_pool_outside_the_sample(n_out):
-    from deimos_utils.mc_dropout import mc_predict
-    from deimos_utils.select import select_batch
+    from deimos_utils.uncertainty.mc_dropout import mc_predict
+    from deimos_utils.acquisition.select import select_batch
     from test_select import user_model
 
     rng = np.random.default_rng(0)

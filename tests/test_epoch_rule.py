@@ -4,12 +4,12 @@ import pandas as pd
 import pytest
 import torch
 
-from deimos_utils.calibration import weight_decay
-from deimos_utils.config import ExperimentConfig
-from deimos_utils.epoch_rule import choose_epochs, objective_by_epoch, training_objective
-from deimos_utils.models import build_model
+from deimos_utils.uncertainty.calibration import weight_decay
+from deimos_utils.experiment.config import ExperimentConfig
+from deimos_utils.experiment.epoch_rule import choose_epochs, objective_by_epoch, training_objective
+from deimos_utils.experiment.models import build_model
 from deimos_utils.runtime import derive_seed
-from deimos_utils.training import train_model
+from deimos_utils.experiment.training import train_model
 
 
 def _config(task):

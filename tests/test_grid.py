@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from deimos_utils import grid, loop  # noqa: E402
-from deimos_utils.store import TIMING_COLUMNS, read_table  # noqa: E402
+from deimos_utils.experiment import grid, loop  # noqa: E402
+from deimos_utils.experiment.store import TIMING_COLUMNS, read_table  # noqa: E402
 from test_loop import toy_config, toy_data  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent

@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 import torch
 
-from deimos_utils import loop, store
+from deimos_utils.experiment import loop, store
 from deimos_utils.acquisition.registry import Acquisition
-from deimos_utils.calibration import noise_from_validation, weight_decay
-from deimos_utils.config import ALData, ExperimentConfig
-from deimos_utils.mc_dropout import mc_predict
-from deimos_utils.models import build_model
+from deimos_utils.uncertainty.calibration import noise_from_validation, weight_decay
+from deimos_utils.experiment.config import ALData, ExperimentConfig
+from deimos_utils.uncertainty.mc_dropout import mc_predict
+from deimos_utils.experiment.models import build_model
 from deimos_utils.runtime import derive_seed, make_rng
-from deimos_utils.store import TIMING_COLUMNS
-from deimos_utils.training import train_model
+from deimos_utils.experiment.store import TIMING_COLUMNS
+from deimos_utils.experiment.training import train_model
 
 TESTS = Path(__file__).resolve().parent
 
@@ -254,7 +254,7 @@ KILL_SCRIPT = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
 from test_loop import toy_config, toy_data
-from deimos_utils import loop, store
+from deimos_utils.experiment import loop, store
 
 real = store.RunTable.append
 count = {{"n": 0}}
@@ -394,9 +394,9 @@ def test_load_data_custom_needs_data():
 
 # ------------------------------------------------------------------------------------ models, training
 
-from deimos_utils import models as M  # noqa: E402
-from deimos_utils.mc_dropout import FixedMaskDropout, embed  # noqa: E402
-from deimos_utils.training import evaluate, n_train_steps  # noqa: E402
+from deimos_utils.experiment import models as M  # noqa: E402
+from deimos_utils.uncertainty.mc_dropout import FixedMaskDropout, embed  # noqa: E402
+from deimos_utils.experiment.training import evaluate, n_train_steps  # noqa: E402
 
 
 def call_order(model, x):

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from deimos_utils.mc_dropout import (
+from deimos_utils.uncertainty.mc_dropout import (
     FixedMaskDropout,
     convert_dropout,
     dropout_layers,
@@ -340,7 +340,7 @@ def test_mc_predict_warns_when_dropout_is_off():
     import warnings
 
     from deimos_utils._checks import NoVarianceWarning
-    from deimos_utils.models import MLP
+    from deimos_utils.experiment.models import MLP
 
     torch.manual_seed(0)
     x = torch.randn(30, 4)

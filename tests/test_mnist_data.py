@@ -89,8 +89,8 @@ def test_real_mnist_7_vs_9():
 
 @pytest.mark.skipif(not HAVE_REAL, reason="real MNIST files not in /work/shared/data")
 def test_real_mnist_tiny_loop(tmp_path):
-    from deimos_utils.config import get_config
-    from deimos_utils.loop import run_experiment
+    from deimos_utils.experiment.config import get_config
+    from deimos_utils.experiment.loop import run_experiment
 
     cfg = get_config("mnist_7v9_b1", "quick", n_acquired=1, n_candidates=20, n_test=100, n_masks=10)
     data = mnist.load_mnist(REAL, classes=(7, 9), download=False)
@@ -103,8 +103,8 @@ def test_real_mnist_tiny_loop(tmp_path):
 def test_run_without_mnist_fails_before_training(tmp_path, monkeypatch):
     import torchvision.datasets
 
-    from deimos_utils import loop
-    from deimos_utils.config import get_config
+    from deimos_utils.experiment import loop
+    from deimos_utils.experiment.config import get_config
 
     class Offline:
         def __init__(self, root, train=True, download=False):

@@ -1,4 +1,4 @@
-"""Tests for deimos_utils.mnist_figures on hand-made results tables (quick and cpu sizes).
+"""Tests for deimos_utils.figures.mnist on hand-made results tables (quick and cpu sizes).
 
 The shared tables the MNIST notebooks also call (what ran, Table 2, the LMM tests) are tested
 in test_report.py; here only their use at the cpu preset's size."""
@@ -14,12 +14,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from deimos_utils import mnist_figures as mf  # noqa: E402
-from deimos_utils import report  # noqa: E402
-from deimos_utils.config import ALData, get_config  # noqa: E402
-from deimos_utils.paper import TABLE2_MNIST_7V9_ACCURACY  # noqa: E402
-from deimos_utils.stats import lmm_lrt  # noqa: E402
-from deimos_utils.store import COLUMNS, format_picked  # noqa: E402
+from deimos_utils.figures import mnist as mf  # noqa: E402
+from deimos_utils.analysis import tables as report  # noqa: E402
+from deimos_utils.experiment.config import ALData, get_config  # noqa: E402
+from deimos_utils.analysis.paper import TABLE2_MNIST_7V9_ACCURACY  # noqa: E402
+from deimos_utils.analysis.lmm import lmm_lrt  # noqa: E402
+from deimos_utils.experiment.store import COLUMNS, format_picked  # noqa: E402
 
 
 def fake_results(methods=("deimos", "random"), seeds=(0, 1), n_iter=4, batch_size=2,

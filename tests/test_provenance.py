@@ -5,8 +5,8 @@ import warnings
 
 import pytest
 
-from deimos_utils import store
-from deimos_utils.provenance import provenance_differences, run_provenance
+from deimos_utils.experiment import store
+from deimos_utils.experiment.provenance import provenance_differences, run_provenance
 
 
 def _sidecar(prov, n_acquired=4):

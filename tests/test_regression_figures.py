@@ -1,4 +1,4 @@
-"""Tests of deimos_utils.regression_figures: every table against a literal computation.
+"""Tests of deimos_utils.figures.regression: every table against a literal computation.
 
 The shared tables notebooks 03 and 04 also call (what ran, titles, Table 1, the LMM tests) are
 tested in test_report.py."""
@@ -14,10 +14,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from deimos_utils import regression_figures as rf  # noqa: E402
-from deimos_utils.config import ALData, ExperimentConfig, get_config  # noqa: E402
-from deimos_utils.loop import initial_split  # noqa: E402
-from deimos_utils.paper import TABLE1_SPLICING_MSE  # noqa: E402
+from deimos_utils.figures import regression as rf  # noqa: E402
+from deimos_utils.experiment.config import ALData, ExperimentConfig, get_config  # noqa: E402
+from deimos_utils.experiment.loop import initial_split  # noqa: E402
+from deimos_utils.analysis.paper import TABLE1_SPLICING_MSE  # noqa: E402
 
 METHODS = ("deimos", "max_variance", "random")
 

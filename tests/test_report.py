@@ -1,4 +1,4 @@
-"""Tests of deimos_utils.report (the tables every notebook shares), on hand-made results."""
+"""Tests of deimos_utils.analysis.tables (the tables every notebook shares), on hand-made results."""
 from __future__ import annotations
 
 import math
@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deimos_utils import report
-from deimos_utils.config import get_config
-from deimos_utils.paper import TABLE1_SPLICING_MSE, TABLE2_MNIST_7V9_ACCURACY
-from deimos_utils.stats import lmm_lrt
+from deimos_utils.analysis import tables as report
+from deimos_utils.experiment.config import get_config
+from deimos_utils.analysis.paper import TABLE1_SPLICING_MSE, TABLE2_MNIST_7V9_ACCURACY
+from deimos_utils.analysis.lmm import lmm_lrt
 
 
 def fake_results(methods=("deimos", "random"), seeds=(0, 1), n_iter=4, batch_size=2, *,

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deimos_utils import plots, significance
+from deimos_utils.analysis import significance_table as significance
+from deimos_utils.figures import common as plots
 
 
 def test_curves_are_the_mean_and_their_band_one_sd_over_seeds():

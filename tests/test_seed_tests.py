@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deimos_utils.seed_tests import curve_auc, paired_auc_test, seed_level_table
+from deimos_utils.analysis.seed_tests import curve_auc, paired_auc_test, seed_level_table
 
 
 def _runs(curves):
@@ -44,7 +44,7 @@ def test_exact_permutation_p_values():
 
 
 def test_on_the_authors_arrays_the_lmm_and_three_seeds_disagree():
-    from deimos_utils.authors import load_authors_results, within_horizon
+    from deimos_utils.data.authors import load_authors_results, within_horizon
     from deimos_utils.data.paths import resolve_data_dir
 
     if not (resolve_data_dir(None) / "authors" / "MNIST").is_dir():

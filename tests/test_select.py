@@ -5,8 +5,8 @@ import torch
 import torch.nn as nn
 
 from deimos_utils.acquisition import deimos_batch, deimos_scores
-from deimos_utils.mc_dropout import FixedMaskDropout, convert_dropout, mc_predict
-from deimos_utils.select import select_batch
+from deimos_utils.uncertainty.mc_dropout import FixedMaskDropout, convert_dropout, mc_predict
+from deimos_utils.acquisition.select import select_batch
 
 
 def user_model(n_out):

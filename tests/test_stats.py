@@ -1,4 +1,4 @@
-"""Tests for deimos_utils.stats: mixed-model LRT, acquisitions to threshold, batch diversity."""
+"""Tests for deimos_utils.analysis.lmm: mixed-model LRT, acquisitions to threshold, batch diversity."""
 from __future__ import annotations
 
 import math
@@ -10,8 +10,8 @@ import pytest
 import torch
 from scipy import optimize, stats
 
-import deimos_utils.stats as st
-from deimos_utils.stats import (
+import deimos_utils.analysis.lmm as st
+from deimos_utils.analysis.lmm import (
     NOT_REACHED,
     LRTResult,
     acquisitions_to_threshold,

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deimos_utils import store
-from deimos_utils.store import COLUMNS, RunTable, load_results, read_rows, read_table, results_path
+from deimos_utils.experiment import store
+from deimos_utils.experiment.store import COLUMNS, RunTable, load_results, read_rows, read_table, results_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -295,7 +295,7 @@ def test_one_writer_per_table_in_a_process(tmp_path):
 
 HOLDER = """
 import sys, time
-from deimos_utils.store import RunTable
+from deimos_utils.experiment.store import RunTable
 t = RunTable(sys.argv[1])
 t.open()
 print("locked", flush=True)

@@ -1,4 +1,4 @@
-"""Tests of deimos_utils.teaching: the interactive DEIMOS view, driven without a browser.
+"""Tests of deimos_utils.toy.teaching: the interactive DEIMOS view, driven without a browser.
 
 Every acquisition the view shows is checked against the literal Algorithm 1 on the dense V
 (greedy_batch_dense) built from the same predictions. Models are tiny (a few tenths of a second
@@ -25,9 +25,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from deimos_utils import synthetic, teaching  # noqa: E402
+from deimos_utils.toy import synthetic_1d as synthetic, teaching  # noqa: E402
 from deimos_utils.acquisition import greedy_batch_dense, predictive_covariance  # noqa: E402
-from deimos_utils.mc_dropout import dropout_layers  # noqa: E402
+from deimos_utils.uncertainty.mc_dropout import dropout_layers  # noqa: E402
 
 TINY = dict(train_steps=150, n_grid=81, hidden=(32, 32), device="cpu")
 

@@ -1,6 +1,6 @@
 """The command line over a tiny registered experiment, ``toy``, for tests with real processes.
 
-    python tests/toy_cli.py toy --results-dir R [any option of deimos_utils.cli]
+    python tests/toy_cli.py toy --results-dir R [any option of deimos_utils.experiment.cli]
 
 Importing this file registers the experiment ``toy`` (preset ``quick``: the synthetic data of
 ``test_loop.toy_data``, an MLP, four iterations of two points) and its data. Worker processes
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from deimos_utils import config, loop, store  # noqa: E402
+from deimos_utils.experiment import config, loop, store  # noqa: E402
 
 TOY = dict(dataset="custom", task="classification", methods=("deimos", "random"), n_initial=6,
            n_acquired=6, batch_size=2, n_candidates=20, n_validation=5, model="mlp", hidden=(16,),
@@ -50,6 +50,6 @@ if _hold and not getattr(store.RunTable.append, "_held", False):
     store.RunTable.append = append
 
 if __name__ == "__main__":
-    from deimos_utils.cli import main
+    from deimos_utils.experiment.cli import main
 
     sys.exit(main())

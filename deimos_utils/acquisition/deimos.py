@@ -90,7 +90,7 @@ def _validate(preds, batch_size, candidates, noise, dtype, smoothing=DEFAULT_SMO
         raise ValueError(
             "noise (tau_s^-1) must be > 0 in classification: class probabilities sum to one, "
             "so every C x C block of V is singular; Appendix E uses 0.001-0.01 x the mean class "
-            "dropout variance (see deimos_utils.calibration)"
+            "dropout variance (see deimos_utils.uncertainty.calibration)"
         )
     diagonal = check_smoothing(smoothing, regression) == "diagonal"
     outside = _check_candidate_preds(candidate_preds, candidates, t, dtype)

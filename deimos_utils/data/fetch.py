@@ -59,7 +59,7 @@ def _mnist(root: Path) -> DataStatus:
 
 
 def _authors(root: Path) -> DataStatus:
-    from ..authors import AUTHORS_COMMIT, AUTHORS_REPO, _expected_digests
+    from .authors import AUTHORS_COMMIT, AUTHORS_REPO, _expected_digests
 
     base = root / "authors"
     missing = [rel for rel, digest in _expected_digests().items()
@@ -111,7 +111,7 @@ def _download(name: str, root: Path) -> str:
 
             torchvision.datasets.MNIST(root=str(root), download=True)
         elif name == "authors":
-            from ..authors import authors_file, authors_files
+            from .authors import authors_file, authors_files
 
             for rel in authors_files():
                 authors_file(rel, root, download=True)

@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..config import ALData
+from ..experiment.config import ALData
 from .paths import (
     DamagedDataError,
     MissingDataError,
@@ -167,7 +167,7 @@ def _arrays(root: Path, download: bool) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def load_mnist(data_dir=None, classes: Sequence[int] | None = None, download: bool = True) -> ALData:
-    """MNIST as an :class:`~deimos_utils.config.ALData` bundle.
+    """MNIST as an :class:`~deimos_utils.experiment.config.ALData` bundle.
 
     Parameters
     ----------

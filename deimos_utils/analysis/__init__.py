@@ -1,0 +1,11 @@
+"""What the results say: tests, tables, and the numbers to compare them with.
+
+lmm                 Appendix C's linear mixed model test (lmm_lrt), acquisitions to a threshold,
+                    batch diversity
+seed_tests          comparisons over seeds (per-seed AUC, permutation, bootstrap)
+tables              tables every experiment's notebook shows: what ran, Tables 1 and 2 beside the
+                    paper, the LMM p-values, figure titles
+significance_table  Appendix C across every experiment, ours beside the authors' arrays
+claims              a verdict per claim of the paper, on the authors' arrays and on ours
+paper               the numbers the paper reports
+"""

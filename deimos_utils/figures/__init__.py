@@ -1,0 +1,7 @@
+"""Figures, each saved as a file under one output directory.
+
+common            the output directory, savefig / save_numbers, method colours, learning curves
+mnist             the MNIST experiments' figures (Fig 3, Fig B.1)
+regression        the regression experiments' figures (5' splicing, UTKFace; Fig 2)
+authors_overlay   the authors' published curves beside ours
+"""

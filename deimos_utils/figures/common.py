@@ -1,0 +1,162 @@
+"""Figures and recorded numbers: one place decides where the notebooks write them.
+
+Every notebook calls :func:`set_output_dir` once (from its ``output_dir`` parameter), then
+:func:`savefig` for each figure and :func:`save_numbers` for the key numbers a test or the README
+reads. Where the folder is follows :func:`deimos_utils.locations.outputs_root` (relative paths
+from the repository root, ``$DEIMOS_OUTPUT_DIR`` when no folder is given).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..locations import outputs_root
+
+_output_dir = outputs_root()
+
+#: one colour per method, the same in every figure
+METHOD_COLORS = {
+    "deimos": "#d62728",
+    "random": "#7f7f7f",
+    "max_variance": "#1f77b4",
+    "max_entropy": "#1f77b4",
+    "bald": "#2ca02c",
+    "batchbald": "#2ca02c",
+    "kcenter": "#9467bd",
+}
+METHOD_LABELS = {
+    "deimos": "DEIMOS",
+    "random": "Random",
+    "max_variance": "Max. variance",
+    "max_entropy": "Max. entropy",
+    "bald": "BALD",
+    "batchbald": "BatchBALD",
+    "kcenter": "Robust k-center",
+}
+
+
+def set_output_dir(path: str | Path | None = None) -> Path:
+    """Set (and create) the folder for figures and numbers (:func:`~deimos_utils.locations.
+    outputs_root`: relative to the repository root; None: ``$DEIMOS_OUTPUT_DIR`` or outputs/)."""
+    global _output_dir
+    _output_dir = outputs_root(path)
+    set_theme()
+    (_output_dir / "figures").mkdir(parents=True, exist_ok=True)
+    return _output_dir
+
+
+def output_dir() -> Path:
+    return _output_dir
+
+
+def savefig(fig, name: str, *, dpi: int = 130) -> Path:
+    """Write ``fig`` as ``<output_dir>/figures/<name>.png`` and return the path."""
+    folder = _output_dir / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return None if math.isnan(value) else value
+    return value
+
+
+def save_numbers(name: str, numbers: dict) -> Path:
+    """Write the key numbers of a notebook as ``<output_dir>/<name>.json``."""
+    _output_dir.mkdir(parents=True, exist_ok=True)
+    path = _output_dir / f"{name}.json"
+    path.write_text(json.dumps(_jsonable(numbers), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def add_caption(fig, text: str, *, fontsize: float = 7.0):
+    """Write ``text`` under the figure's axes (``savefig``'s tight bounding box keeps it).
+
+    A second call on the same figure adds its text below the first. Returns the text artist.
+    """
+    previous = getattr(fig, "_deimos_caption", None)
+    if previous is not None:
+        text = previous.get_text() + "\n" + text
+        previous.remove()
+    artist = fig.text(0.01, -0.01, text, ha="left", va="top", fontsize=fontsize, wrap=False)
+    fig._deimos_caption = artist
+    return artist
+
+
+def method_style(method: str) -> dict:
+    return {"color": METHOD_COLORS.get(method, None), "label": METHOD_LABELS.get(method, method)}
+
+
+def set_theme() -> None:
+    """The one look of every figure (seaborn's whitegrid, notebook context, small fonts)."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.8,
+                  rc={"axes.titlesize": 10, "legend.fontsize": 8, "figure.dpi": 100})
+
+
+def mean_sd_lines(ax, rows, x: str, y: str, hue: str, palette: dict, hue_order: list, **kwargs):
+    """seaborn's mean line +-1 sd band (over the rows of each ``x``, i.e. over seeds) of ``y``
+    per ``hue`` value, in ``palette``'s colours; returns the axes."""
+    import seaborn as sns
+
+    before = len(ax.get_lines())
+    drawn = [h for h in hue_order if (rows[hue] == h).any()]
+    sns.lineplot(data=rows, x=x, y=y, hue=hue, hue_order=drawn, palette=palette, estimator="mean",
+                 errorbar="sd", err_kws={"alpha": 0.18, "linewidth": 0}, legend=False, ax=ax,
+                 **kwargs)
+    for line, name in zip(ax.get_lines()[before:], drawn):
+        line.set_label(name)  # the lines carry their curve's name (legend, overlays, tests)
+    ax.legend()
+    return ax
+
+
+def new_figure(ncols: int = 1, width: float = 5.0, height: float = 3.6, **kwargs):
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), **kwargs)
+    return fig, axes
+
+
+def plot_learning_curves(results, metric: str, *, ax=None, methods=None, title: str | None = None,
+                         x: str = "n_acquired", n_initial: int | None = None):
+    """Mean +-1 sd over seeds of ``metric`` against ``x``, one line per method (seaborn).
+
+    ``results``: a results table of the loop's store (columns ``method``, ``seed``, ``x``,
+    ``metric``). Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    methods = list(methods) if methods is not None else list(dict.fromkeys(results["method"]))
+    rows = (results[results["method"].isin(methods)]
+            .groupby(["method", "seed", x], sort=False)[metric].mean().reset_index())
+    n_seeds = rows.groupby("method")["seed"].nunique()
+    label = {m: f"{METHOD_LABELS.get(m, m)} ({n_seeds[m]} seed{'s' * int(n_seeds[m] > 1)})"
+             for m in methods if m in n_seeds}
+    rows["curve"] = rows["method"].map(label)
+    mean_sd_lines(ax, rows, x, metric, "curve", {label[m]: METHOD_COLORS.get(m) for m in label},
+                  list(label.values()))
+    label = "Number of acquired points"
+    if n_initial is not None:
+        label += f" ({n_initial} initial training points)"
+    ax.set_xlabel(label)
+    ax.set_ylabel(metric.replace("_", " "))
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
