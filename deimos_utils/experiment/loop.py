@@ -6,7 +6,8 @@ Each iteration (section 5, Appendix D):
 2. evaluate it on the test set (and the MC-dropout uncertainty on the validation set);
 3. draw the candidates: a random permutation of labelled + unlabelled pool points is read
    until it holds ``n_candidates`` unlabelled points. Those are the candidates of every
-   method; DEIMOS also scores the labelled points drawn along (its X_samp, Appendix D);
+   method; a method that needs ``"sample"`` (DEIMOS) also gets the predictions of the labelled
+   points drawn along (its X_samp, Appendix D);
 4. compute the fixed-mask MC-dropout predictions (and embeddings for k-center);
 5. acquire a batch through :data:`~deimos_utils.acquisition.registry.ACQUISITIONS`, reveal
    its labels, write the row, repeat.
@@ -496,7 +497,7 @@ def _acquire(acquisition, model, data: ALData, state: RunState, config: Experime
                              noise=noise, n_candidates=len(cand), smoothing=config.smoothing)
     cand_preds = None
     if "preds" in acquisition.needs:
-        use_extra = acquisition.name == "deimos" and len(extra) > 0
+        use_extra = "sample" in acquisition.needs and len(extra) > 0
         pos = np.concatenate([cand, extra]) if use_extra else cand
         preds = _predict(model, data.x_pool[torch.as_tensor(pos)], config, seed, it, task)
         cand_preds = preds[: len(cand)]
