@@ -5,6 +5,9 @@ lmm                 Appendix C's linear mixed model test (lmm_lrt), acquisitions
 seed_tests          comparisons over seeds (per-seed AUC, permutation, bootstrap)
 tables              tables every experiment's notebook shows: what ran, Tables 1 and 2 beside the
                     paper, the LMM p-values, figure titles
+regression_tables   the regression experiments' tables: Appendix E's calibration, Table 1's
+                    thresholds, the final metric, timings
+mnist_tables        the MNIST experiments' tables: queried images, diversity wins, sample sizes
 significance_table  Appendix C across every experiment, ours beside the authors' arrays
 claims              a verdict per claim of the paper, on the authors' arrays and on ours
 paper               the numbers the paper reports

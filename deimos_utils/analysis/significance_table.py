@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..experiment.config import EXPERIMENTS
 from .paper import PAPER_P_VALUES
-from ..figures.common import METHOD_LABELS
+from ..acquisition.labels import METHOD_LABELS
 from ..experiment.store import load_results
 
 #: which notebook runs each experiment
@@ -81,25 +81,6 @@ def significance_table(found: dict, reference: str = "deimos") -> pd.DataFrame:
     if not tables:
         return pd.DataFrame()
     return pd.concat(tables, ignore_index=True)
-
-
-def plot_significance(table: pd.DataFrame):
-    """-log10 p of DEIMOS against each baseline, one bar per (experiment, baseline); red where
-    DEIMOS is better, grey where the baseline is; the dashed line is p = 0.01."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    rows = table.dropna(subset=["log10 p"])
-    fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(rows), 3) + 1))
-    labels = [f"{e}: DEIMOS vs {m}" for e, m in zip(rows["experiment"], rows["method"])]
-    heights = -rows["log10 p"].to_numpy(dtype=float)
-    colors = np.where(rows["better"] == "DEIMOS", "#d62728", "#7f7f7f")
-    ax.barh(labels, heights, color=colors)
-    ax.axvline(2, ls="--", color="k", lw=0.8)
-    ax.set_xlabel("-log10 p (LMM likelihood-ratio test); red: DEIMOS better, grey: baseline better")
-    ax.invert_yaxis()
-    fig.tight_layout()
-    return fig
 
 
 def authors_significance_table(data_dir=None, experiments=AUTHORS_ORDER) -> tuple[pd.DataFrame, list]:

@@ -44,6 +44,7 @@ __all__ = [
     "PROVENANCE",
     "list_experiments",
     "split_test",
+    "run_overrides",
 ]
 
 PRESETS = ("quick", "cpu", "paper")
@@ -135,6 +136,25 @@ class ALData:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(s) for s in self.x_pool.shape[1:])
+
+    def positions_of(self, ids, what: str = "ids") -> np.ndarray:
+        """(n,) int64 pool positions of the dataset ids ``ids`` (``pool_ids`` values).
+
+        Raises ValueError naming ``what`` and the ids that are not in the pool.
+        """
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if ids.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        order = np.argsort(self.pool_ids, kind="stable")
+        sorted_ids = self.pool_ids[order]
+        if sorted_ids.size == 0:
+            raise ValueError(f"{what} {ids[:5].tolist()} are not in an empty pool")
+        k = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.size - 1)
+        ok = sorted_ids[k] == ids
+        if not ok.all():
+            raise ValueError(f"{what} {ids[~ok][:5].tolist()} are not in the pool of this dataset "
+                             "(wrong dataset or classes?)")
+        return order[k].astype(np.int64)
 
     def class_counts(self) -> np.ndarray:
         """(C,) number of pool points per class (classification only)."""
@@ -577,3 +597,28 @@ def get_config(experiment: str, /, preset: str = "quick", **overrides) -> Experi
     fields = dict(EXPERIMENTS[experiment][preset], experiment=experiment, preset=preset)
     fields.update(overrides)
     return ExperimentConfig(**fields)
+
+
+def run_overrides(*, n_acquired: int | None = None, n_repeats: int | None = None,
+                  tag: str = "") -> dict:
+    """Config overrides from a notebook's parameters (None = keep the preset's value).
+
+    A changed ``n_acquired`` also sets ``tag`` (when none is given) to
+    ``"n_acquired<value>"``, so that a shortened run writes to its own, clearly named results
+    folder (``<preset>-n_acquired<value>``). ``n_repeats`` needs no tag: repeat k is the same
+    whatever the number of repeats. Returns a dict for
+    :func:`~deimos_utils.experiment.config.get_config`.
+    """
+    out: dict = {}
+    for name, value in (("n_acquired", n_acquired), ("n_repeats", n_repeats)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise ValueError(f"{name} must be None or an integer >= 1, got {value!r}")
+        out[name] = int(value)
+    tag = "" if tag is None else str(tag)
+    if not tag and n_acquired is not None:
+        tag = f"n_acquired{int(n_acquired)}"
+    if tag:
+        out["tag"] = tag
+    return out

@@ -34,7 +34,7 @@ from ..data.authors import (
     within_horizon,
 )
 from ..data.paths import ENV_VAR, MissingDataError, resolve_data_dir
-from .common import METHOD_COLORS, METHOD_LABELS
+from ..acquisition.labels import METHOD_COLORS, METHOD_LABELS
 
 __all__ = [
     "AUTHORS_EXPERIMENT_OF",

@@ -49,7 +49,7 @@ from ..acquisition import ACQUISITIONS, AcquisitionContext, deimos_batch, deimos
 from ..uncertainty.calibration import mean_dropout_variance
 from ..uncertainty.mc_dropout import FixedMaskDropout, dropout_layers
 from ..experiment.models import MLP
-from ..figures.common import METHOD_COLORS, METHOD_LABELS
+from ..acquisition.labels import METHOD_COLORS, METHOD_LABELS
 from ..runtime import default_device, derive_seed, make_rng, progress_bar
 from ..experiment.training import train_model
 
