@@ -1,7 +1,9 @@
 """What the results say: tests, tables, and the numbers to compare them with.
 
-lmm                 Appendix C's linear mixed model test (lmm_lrt), acquisitions to a threshold,
-                    batch diversity
+results             the tidy results table: its checks, which way a metric is better
+lmm                 Appendix C's linear mixed model test (lmm_lrt)
+thresholds          Tables 1 and 2: acquisitions to reach a threshold
+diversity           batch diversity (Fig 3d, e)
 seed_tests          comparisons over seeds (per-seed AUC, permutation, bootstrap)
 tables              tables every experiment's notebook shows: what ran, Tables 1 and 2 beside the
                     paper, the LMM p-values, figure titles

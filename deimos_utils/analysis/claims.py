@@ -26,7 +26,8 @@ import pandas as pd
 
 from . import paper
 from .seed_tests import paired_auc_test
-from .lmm import acquisitions_to_threshold, lmm_lrt
+from .lmm import lmm_lrt
+from .thresholds import acquisitions_to_threshold
 
 __all__ = ["ALPHA", "claims_table", "collect", "finished_runs"]
 

@@ -5,7 +5,7 @@
 - :func:`is_simulated`, :func:`data_label`, :func:`figure_title`: figure titles that name the
   data (``"SIMULATED library"`` for simulated data), the preset and the repeats.
 - :func:`threshold_comparison`: Tables 1 and 2, acquisitions needed to reach each threshold
-  (:func:`deimos_utils.analysis.lmm.acquisitions_to_threshold`), ours beside the authors' arrays'
+  (:func:`deimos_utils.analysis.thresholds.acquisitions_to_threshold`), ours beside the authors' arrays'
   (:func:`deimos_utils.figures.authors_overlay.authors_thresholds`) and the paper's.
 - :func:`lmm_comparison`: Appendix C, DEIMOS against each other method of one experiment's
   results (:func:`deimos_utils.analysis.lmm.lmm_lrt`), the p-values (:func:`format_p_value`, finite
@@ -26,7 +26,8 @@ import pandas as pd
 
 from .paper import PAPER_P_VALUES
 from ..acquisition.labels import method_label
-from .lmm import acquisitions_to_threshold, format_threshold_table, lmm_lrt
+from .lmm import lmm_lrt
+from .thresholds import acquisitions_to_threshold, format_threshold_table
 
 __all__ = [
     "CONFIG_FIELDS",

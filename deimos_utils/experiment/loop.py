@@ -41,7 +41,7 @@ from ..uncertainty.mc_dropout import embed, mc_predict
 from .models import build_model
 from .provenance import run_provenance
 from ..runtime import default_device, derive_seed, make_rng, progress_bar
-from ..analysis.lmm import batch_diversity
+from ..analysis.diversity import batch_diversity
 from .store import load_results, results_path
 from .training import evaluate, evaluate_mc, train_model
 

@@ -310,7 +310,7 @@ def authors_thresholds(arrays: AuthorsArrays, metric: str, thresholds) -> dict:
     Each curve counts its first :data:`TABLE_ENTRIES` entries (the paper's range for an
     experiment not listed there). ``{}`` when the arrays are absent.
     """
-    from ..analysis.lmm import acquisitions_to_threshold
+    from ..analysis.thresholds import acquisitions_to_threshold
 
     if not arrays.available:
         return {}
