@@ -1,8 +1,8 @@
-"""Seeds and devices: one helper for every random stream and for picking CUDA when present."""
+"""Seeds, devices, progress bars and the project root: one helper for each, used everywhere."""
 from __future__ import annotations
 
-import random
 import zlib
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,11 +22,12 @@ def make_rng(seed: int, *keys) -> np.random.Generator:
     return np.random.default_rng(derive_seed(seed, *keys))
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python's ``random``, numpy's global state and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+def project_root() -> Path:
+    """The repository this package runs from (the folder above it that holds
+    ``pyproject.toml``); the current directory when the package is installed elsewhere (a
+    non-editable install in site-packages)."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() else Path.cwd().resolve()
 
 
 def default_device() -> torch.device:

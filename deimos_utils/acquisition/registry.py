@@ -25,7 +25,7 @@ from typing import Callable, Union
 import numpy as np
 import torch
 
-from .._checks import check_batch_size, check_nonnegative
+from .._checks import TASKS, check_batch_size, check_nonnegative
 from .batchbald import batchbald_batch
 from .dense import DEFAULT_SMOOTHING
 from .kcenter import kcenter_batch
@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
-TASKS = ("regression", "classification")
 KCENTER_OUTLIER_FRACTION = 1e-4     # Sener & Savarese's outlier budget, Xi = 1e-4 n
 BATCHBALD_NUM_SAMPLES = 10000
 

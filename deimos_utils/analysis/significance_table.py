@@ -113,7 +113,7 @@ def beside_authors(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
     ``better (ours)``, ``p (their arrays)``, ``better (their arrays)``, ``p (paper)``;
     ``"-"`` where one side has no row.
     """
-    from ..figures.authors_overlay import AUTHORS_EXPERIMENT_OF
+    from ..data.authors import AUTHORS_EXPERIMENT_OF
 
     key = ["experiment", "method"]
     ours_of = {v: k for k, v in AUTHORS_EXPERIMENT_OF.items() if k != v}  # their -> our name

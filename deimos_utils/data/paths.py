@@ -11,8 +11,9 @@ import hashlib
 import os
 from pathlib import Path
 
+from ..runtime import project_root
+
 ENV_VAR = "DEIMOS_DATA_DIR"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class MissingDataError(FileNotFoundError):
@@ -31,7 +32,7 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser().resolve()
-    return (REPO_ROOT / "data").resolve()
+    return (project_root() / "data").resolve()
 
 
 def missing_files_message(dataset: str, root: Path, expected: list[str], how: str) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._checks import TASKS
 from ..acquisition.dense import DEFAULT_SMOOTHING, SMOOTHINGS
 from .training import OPTIMIZERS
 
@@ -49,7 +50,6 @@ __all__ = [
 
 PRESETS = ("quick", "cpu", "paper")
 DATASETS = ("mnist", "splicing", "utkface", "custom")
-TASKS = ("classification", "regression")
 
 
 # ------------------------------------------------------------------------------------ data bundle
@@ -289,7 +289,8 @@ class ExperimentConfig:
             set_("classes", tuple(int(c) for c in self.classes))
         self._validate()
 
-    def _fail(self, name: str, message: str):
+    def fail(self, name: str, message: str):
+        """Raise the ValueError of a bad value: it names field ``name`` and the experiment."""
         raise ValueError(f"config field {name!r} of experiment {self.experiment!r}: {message}")
 
     def _validate(self) -> None:
@@ -299,97 +300,97 @@ class ExperimentConfig:
         if not isinstance(self.experiment, str) or not self.experiment:
             raise ValueError("config field 'experiment' must be a non-empty string")
         if self.dataset not in DATASETS:
-            self._fail("dataset", f"unknown dataset {self.dataset!r}; valid: {', '.join(DATASETS)}")
+            self.fail("dataset", f"unknown dataset {self.dataset!r}; valid: {', '.join(DATASETS)}")
         if self.task not in TASKS:
-            self._fail("task", f"must be one of {TASKS}, got {self.task!r}")
+            self.fail("task", f"must be one of {TASKS}, got {self.task!r}")
         if not self.methods:
-            self._fail("methods", "name at least one acquisition method")
+            self.fail("methods", "name at least one acquisition method")
         for m in self.methods:
             if m not in ACQUISITIONS:
-                self._fail("methods", f"unknown method {m!r}; valid methods: {', '.join(ACQUISITIONS)}")
+                self.fail("methods", f"unknown method {m!r}; valid methods: {', '.join(ACQUISITIONS)}")
             if self.task not in ACQUISITIONS[m].tasks:
                 ok = [k for k, a in ACQUISITIONS.items() if self.task in a.tasks]
-                self._fail("methods", f"method {m!r} does not support {self.task}; "
+                self.fail("methods", f"method {m!r} does not support {self.task}; "
                                       f"methods for {self.task}: {', '.join(ok)}")
         if len(set(self.methods)) != len(self.methods):
-            self._fail("methods", f"repeated method names in {self.methods}")
+            self.fail("methods", f"repeated method names in {self.methods}")
         if self.model not in MODELS:
-            self._fail("model", f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
+            self.fail("model", f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
         positive = ("n_initial", "n_acquired", "batch_size", "n_candidates", "n_repeats",
                     "train_batch_size", "predict_batch_size", "dense_units", "resolution")
         for name in positive:
             v = getattr(self, name)
             if not _is_int(v) or v < 1:
-                self._fail(name, f"must be an integer >= 1, got {v!r}")
+                self.fail(name, f"must be an integer >= 1, got {v!r}")
         if not _is_int(self.n_validation) or self.n_validation < 2:
-            self._fail("n_validation", f"must be an integer >= 2 (the noise term and the uncertainty "
+            self.fail("n_validation", f"must be an integer >= 2 (the noise term and the uncertainty "
                                        f"quality are estimated on the validation set), got {self.n_validation!r}")
         for name in ("train_steps", "train_epochs", "data_seed"):
             v = getattr(self, name)
             if not _is_int(v) or v < 0:
-                self._fail(name, f"must be an integer >= 0, got {v!r}")
+                self.fail(name, f"must be an integer >= 0, got {v!r}")
         if not _is_int(self.n_masks) or self.n_masks < 2:
-            self._fail("n_masks", f"must be an integer >= 2 (a covariance needs two masks), got {self.n_masks!r}")
+            self.fail("n_masks", f"must be an integer >= 2 (a covariance needs two masks), got {self.n_masks!r}")
         if self.train_steps == 0 and self.train_epochs == 0:
-            self._fail("train_steps", "train_steps and train_epochs are both 0: nothing would be trained")
+            self.fail("train_steps", "train_steps and train_epochs are both 0: nothing would be trained")
         if self.n_test is not None and (not _is_int(self.n_test) or self.n_test < 1):
-            self._fail("n_test", f"must be None or an integer >= 1, got {self.n_test!r}")
+            self.fail("n_test", f"must be None or an integer >= 1, got {self.n_test!r}")
         if self.batch_size > self.n_candidates:
-            self._fail("batch_size", f"batch_size = {self.batch_size} is larger than the number of "
+            self.fail("batch_size", f"batch_size = {self.batch_size} is larger than the number of "
                                      f"candidates n_candidates = {self.n_candidates}")
         if self.n_acquired % self.batch_size:
-            self._fail("n_acquired", f"n_acquired = {self.n_acquired} is not a multiple of "
+            self.fail("n_acquired", f"n_acquired = {self.n_acquired} is not a multiple of "
                                      f"batch_size = {self.batch_size}")
         for name in ("dropout", "conv_dropout"):
             p = getattr(self, name)
             if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p < 1:
-                self._fail(name, f"must satisfy 0 <= p < 1, got {p!r}")
+                self.fail(name, f"must satisfy 0 <= p < 1, got {p!r}")
         for name in ("learning_rate",):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not (np.isfinite(v) and v > 0):
-                self._fail(name, f"must be a finite number > 0, got {v!r}")
+                self.fail(name, f"must be a finite number > 0, got {v!r}")
         choices = {"smoothing": SMOOTHINGS, "optimizer": OPTIMIZERS,
                    "initial_set": ("random", "authors")}
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
-                self._fail(name, f"must be one of {', '.join(map(repr, valid))}, got {getattr(self, name)!r}")
+                self.fail(name, f"must be one of {', '.join(map(repr, valid))}, got {getattr(self, name)!r}")
         if self.noise is not None and (isinstance(self.noise, bool) or not isinstance(self.noise, (int, float))
                                        or not (np.isfinite(self.noise) and self.noise > 0)):
-            self._fail("noise", f"must be None (use noise_fraction) or a finite number > 0, got {self.noise!r}")
+            self.fail("noise", f"must be None (use noise_fraction) or a finite number > 0, got {self.noise!r}")
         if not _is_int(self.test_mc_passes) or self.test_mc_passes < 0 or self.test_mc_passes == 1:
-            self._fail("test_mc_passes", f"must be 0 (deterministic test predictions) or an integer "
+            self.fail("test_mc_passes", f"must be 0 (deterministic test predictions) or an integer "
                                          f">= 2, got {self.test_mc_passes!r}")
         if self.initial_set == "authors" and self.dataset != "mnist":
-            self._fail("initial_set", f"the authors' initial sets are used for MNIST only, not "
+            self.fail("initial_set", f"the authors' initial sets are used for MNIST only, not "
                                       f"{self.dataset!r} (splicing's index rows of the real A5SS "
                                       f"file with per-seed test splits; UTKFace's an unpublished split)")
         if self.initial_set == "authors" and self.n_repeats > 3:
-            self._fail("n_repeats", f"the authors published 3 initial sets (seeds 0-2); "
+            self.fail("n_repeats", f"the authors published 3 initial sets (seeds 0-2); "
                                     f"initial_set='authors' allows n_repeats <= 3, got {self.n_repeats}")
         if (isinstance(self.input_scale, bool) or not isinstance(self.input_scale, (int, float))
                 or not (np.isfinite(self.input_scale) and self.input_scale > 0)):
-            self._fail("input_scale", f"must be a finite number > 0, got {self.input_scale!r}")
+            self.fail("input_scale", f"must be a finite number > 0, got {self.input_scale!r}")
         for name in ("weight_decay_c", "noise_fraction"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not (np.isfinite(v) and v >= 0):
-                self._fail(name, f"must be a finite number >= 0, got {v!r}")
+                self.fail(name, f"must be a finite number >= 0, got {v!r}")
         if not 0 < self.test_fraction < 1:
-            self._fail("test_fraction", f"must lie in (0, 1), got {self.test_fraction!r}")
+            self.fail("test_fraction", f"must lie in (0, 1), got {self.test_fraction!r}")
         if not self.hidden or any(not _is_int(h) or h < 1 for h in self.hidden):
-            self._fail("hidden", f"must be a non-empty sequence of positive integers, got {self.hidden!r}")
+            self.fail("hidden", f"must be a non-empty sequence of positive integers, got {self.hidden!r}")
         if self.classes is not None:
             if self.dataset not in ("mnist", "custom"):
-                self._fail("classes", f"a class subset is for MNIST, not {self.dataset!r}")
+                self.fail("classes", f"a class subset is for MNIST, not {self.dataset!r}")
             if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
-                self._fail("classes", f"need two or more distinct classes, got {self.classes}")
+                self.fail("classes", f"need two or more distinct classes, got {self.classes}")
         if self.task == "regression" and self.dataset == "mnist":
-            self._fail("task", "MNIST is a classification dataset")
+            self.fail("task", "MNIST is a classification dataset")
         if self.task == "classification" and self.dataset in ("splicing", "utkface"):
-            self._fail("task", f"{self.dataset} is a regression dataset")
+            self.fail("task", f"{self.dataset} is a regression dataset")
         if not isinstance(self.tag, str) or any(c in self.tag for c in "/\\ "):
-            self._fail("tag", f"must be a string without slashes or spaces, got {self.tag!r}")
+            self.fail("tag", f"must be a string without slashes or spaces, got {self.tag!r}")
         if not isinstance(self.preset, str) or not self.preset or any(c in self.preset for c in "/\\ "):
-            self._fail("preset", f"must be a non-empty string without slashes or spaces, got {self.preset!r}")
+            self.fail("preset", f"must be a non-empty string without slashes or spaces, got {self.preset!r}")
 
     # ---------------------------------------------------------------- derived values
     @property

@@ -121,10 +121,6 @@ def _test_subset(config: ExperimentConfig, data: ALData) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------ checks
 
-def _fail(name: str, config: ExperimentConfig, message: str):
-    raise ValueError(f"config field {name!r} of experiment {config.experiment!r}: {message}")
-
-
 def _initial_counts(config: ExperimentConfig, n_classes: int, rng: np.random.Generator | None) -> np.ndarray:
     """Points per class of a balanced initial set (the remainder to random classes)."""
     base = np.full(n_classes, config.n_initial // n_classes, dtype=np.int64)
@@ -148,32 +144,32 @@ def check_run(config: ExperimentConfig, data: ALData, method: str) -> None:
         ok = [k for k, a in ACQUISITIONS.items() if config.task in a.tasks]
         raise ValueError(f"method {method!r} does not support {config.task}; valid methods: {', '.join(ok)}")
     if data.task != config.task:
-        _fail("task", config, f"the config says {config.task!r} but the data are {data.task!r}")
+        config.fail("task", f"the config says {config.task!r} but the data are {data.task!r}")
     need = config.n_validation + config.n_initial + config.n_acquired
     if data.n_pool < need:
-        _fail("n_acquired", config,
-              f"the pool holds {data.n_pool} points but n_validation + n_initial + n_acquired = "
-              f"{config.n_validation} + {config.n_initial} + {config.n_acquired} = {need}")
+        config.fail("n_acquired",
+                    f"the pool holds {data.n_pool} points but n_validation + n_initial + n_acquired = "
+                    f"{config.n_validation} + {config.n_initial} + {config.n_acquired} = {need}")
     if config.task == "classification" and config.balanced_initial:
         C = data.n_classes
         if config.n_initial < C:
-            _fail("n_initial", config, f"a class-balanced initial set of {C} classes needs n_initial >= {C}, "
-                                       f"got {config.n_initial}")
+            config.fail("n_initial", f"a class-balanced initial set of {C} classes needs n_initial >= {C}, "
+                                             f"got {config.n_initial}")
         per_class = math.ceil(config.n_initial / C)
         counts = data.class_counts()
         short = [c for c in range(C) if counts[c] < per_class]
         if short:
             c = short[0]
-            _fail("n_initial", config,
-                  f"n_initial = {config.n_initial} needs up to {per_class} points of each class, but "
-                  f"class {c} has {counts[c]} in the pool")
+            config.fail("n_initial",
+                        f"n_initial = {config.n_initial} needs up to {per_class} points of each class, but "
+                        f"class {c} has {counts[c]} in the pool")
     model = build_model(config, data.input_shape, data.n_classes or 1)
     with torch.no_grad():
         out = model.eval()(data.x_pool[:2].float())
     want = (2, data.n_classes) if config.task == "classification" else (2,)
     if tuple(out.shape) != want:
-        _fail("model", config, f"model {config.model!r} outputs shape {tuple(out.shape)} for two "
-                               f"inputs {tuple(data.x_pool.shape[1:])}; expected {want}")
+        config.fail("model", f"model {config.model!r} outputs shape {tuple(out.shape)} for two "
+                                     f"inputs {tuple(data.x_pool.shape[1:])}; expected {want}")
 
 
 # ------------------------------------------------------------------------------------ sets
@@ -203,8 +199,8 @@ def initial_split(config: ExperimentConfig, data: ALData, seed: int, *,
         for c in range(data.n_classes):
             members = rest[y == c]
             if len(members) < counts[c]:
-                _fail("n_initial", config, f"class {c} has {len(members)} pool points outside the "
-                                           f"validation set; the balanced initial set needs {counts[c]}")
+                config.fail("n_initial", f"class {c} has {len(members)} pool points outside the "
+                                                 f"validation set; the balanced initial set needs {counts[c]}")
             parts.append(rng.choice(members, counts[c], replace=False))
         init = np.concatenate(parts)
     else:
@@ -217,14 +213,14 @@ def _authors_split(config, data, seed, rng, data_dir) -> tuple[np.ndarray, np.nd
 
     ids = authors_initial_ids(config.experiment, seed, data_dir)
     if len(ids) != config.n_initial:
-        _fail("n_initial", config, f"the authors' initial sets hold {len(ids)} points, not {config.n_initial}")
+        config.fail("n_initial", f"the authors' initial sets hold {len(ids)} points, not {config.n_initial}")
     k = np.searchsorted(np.sort(data.pool_ids), ids)
     order = np.argsort(data.pool_ids)
     k = np.minimum(k, len(order) - 1)
     found = data.pool_ids[order[k]] == ids
     if not np.all(found):
-        _fail("initial_set", config, f"the authors' initial set of seed {seed} holds ids "
-                                     f"{ids[~found][:5].tolist()} that are not in this dataset's pool")
+        config.fail("initial_set", f"the authors' initial set of seed {seed} holds ids "
+                                           f"{ids[~found][:5].tolist()} that are not in this dataset's pool")
     init = order[k]
     rest = np.setdiff1d(np.arange(data.n_pool), init)
     val = np.sort(rng.choice(rest, config.n_validation, replace=False))

@@ -15,8 +15,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..acquisition.labels import METHOD_COLORS, METHOD_LABELS
+from ..runtime import project_root
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = project_root()
 _output_dir = REPO_ROOT / "outputs"
 
 def set_output_dir(path: str | Path) -> Path:

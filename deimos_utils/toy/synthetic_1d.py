@@ -119,7 +119,7 @@ def mc_grid(model, x, n_masks: int, seed: int) -> np.ndarray:
     return mc_predict(model, xt, n_masks=n_masks, seed=seed, task="regression").cpu().numpy()
 
 
-def test_mse(model, data: SyntheticData) -> float:
+def heldout_mse(model, data: SyntheticData) -> float:
     xt = torch.as_tensor(data.x_test, dtype=torch.float32).reshape(-1, 1) / 10.0
     return evaluate(model, xt, data.y_test, "regression")["test_mse"]
 
@@ -150,7 +150,7 @@ def run(seed: int = 5, batch_size: int = 5, train_steps: int = 1500, n_grid: int
         "x_train": data.x_train, "y_train": data.y_train, "truth_x": grid, "truth_y": data.f(grid),
         "grid": grid, "noise": noise, "ei": ei, "picked": picked, "gains": gains,
         "x_new": x_new, "y_new": y_new, "preds_before": preds, "preds_after": preds_after,
-        "mse_before": test_mse(before, data), "mse_after": test_mse(after, data), "message": "",
+        "mse_before": heldout_mse(before, data), "mse_after": heldout_mse(after, data), "message": "",
     }
 
 
