@@ -28,7 +28,7 @@ import torch
 from .._checks import TASKS, check_batch_size, check_nonnegative
 from .batchbald import batchbald_batch
 from .dense import DEFAULT_SMOOTHING
-from .kcenter import kcenter_batch
+from .kcenter import KCENTER_OUTLIER_FRACTION, kcenter_batch
 from .scores import bald_scores, entropy_scores, top_k, variance_scores
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
-KCENTER_OUTLIER_FRACTION = 1e-4     # Sener & Savarese's outlier budget, Xi = 1e-4 n
 BATCHBALD_NUM_SAMPLES = 10000
 
 

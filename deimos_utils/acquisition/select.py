@@ -18,11 +18,9 @@ import numpy as np
 import torch
 
 from . import deimos_batch
-from ..uncertainty.calibration import noise_from_validation
+from ..uncertainty.calibration import DEFAULT_NOISE_FRACTION, noise_from_validation
 from ..uncertainty.mc_dropout import convert_dropout, dropout_layers, mc_predict
 
-#: Appendix E's default fractions of the mean dropout variance
-DEFAULT_NOISE_FRACTION = {"regression": 0.15, "classification": 0.005}
 
 
 @dataclass

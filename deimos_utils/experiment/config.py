@@ -222,6 +222,9 @@ class ExperimentConfig:
 
     Appendix E: ``noise_fraction`` (tau^-1 = fraction * mean dropout variance, regression,
     0.1-0.2; tau_s^-1 = fraction * mean class dropout variance, classification, 0.001-0.01).
+    Its default, 0.01, is one value for both tasks, unlike
+    :data:`~deimos_utils.uncertainty.calibration.DEFAULT_NOISE_FRACTION`; every preset fixes
+    ``noise`` instead, and recorded runs name 0.01 in their sidecars, so it is left as it is.
     ``noise``: a fixed tau^-1 / tau_s^-1 in the target's units squared (the authors' constants)
     that overrides ``noise_fraction``; with ``standardize_y`` it is divided by the initial
     set's target variance, so that the model is the same. ``smoothing``: where tau_s^-1 enters

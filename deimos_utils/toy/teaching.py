@@ -46,7 +46,7 @@ import torch
 
 from . import synthetic_1d as synthetic
 from ..acquisition import ACQUISITIONS, AcquisitionContext, deimos_batch, deimos_scores
-from ..uncertainty.calibration import mean_dropout_variance
+from ..uncertainty.calibration import DEFAULT_NOISE_FRACTION, mean_dropout_variance
 from ..uncertainty.mc_dropout import FixedMaskDropout, dropout_layers
 from ..experiment.models import MLP
 from ..acquisition.labels import METHOD_COLORS, METHOD_LABELS
@@ -97,7 +97,7 @@ def torch_threads(n: int):
 #: control name -> (default, lowest, highest); show_baselines is a bool
 CONTROLS = {
     "batch_size": (5, 1, MAX_BATCH),
-    "noise_fraction": (0.15, 0.01, 10.0),
+    "noise_fraction": (DEFAULT_NOISE_FRACTION["regression"], 0.01, 10.0),
     "n_masks": (50, 2, MAX_MASKS),
     "sample_fraction": (1.0, 0.05, 1.0),
     "dropout": (0.2, 0.05, 0.5),
