@@ -165,6 +165,38 @@ def _fit_with_fallbacks(formula: str, data: pd.DataFrame, group: str, reml: bool
     return res, ok, notes + messages, passed
 
 
+def _model_data(table: pd.DataFrame, method_a, method_b, metric: str, group: str) -> tuple[pd.DataFrame, float]:
+    """``(data, sd)``: the two methods' rows as columns ``y`` (the metric standardised: mean 0,
+    sd 1), ``is_b`` (1 for ``method_b``, 0 for ``method_a``) and ``grp``; ``sd`` the metric's sd.
+    Raises ValueError for NaN values, missing groups, fewer than two groups, a constant metric."""
+    rows = table[table["method"].isin([method_a, method_b])]
+    y = check_metric_values(rows[metric], metric)
+    n_groups = rows[group].nunique(dropna=True)
+    if rows[group].isna().any():
+        raise ValueError(f"group column {group!r} holds missing values in the rows used")
+    if n_groups < 2:
+        raise ValueError(
+            f"the two methods' rows span {n_groups} distinct {group!r} value(s); "
+            "the mixed model needs at least two iterations"
+        )
+    sd = float(np.std(y))
+    if not sd > 0:
+        raise ValueError(
+            f"metric {metric!r} is constant over the rows of {method_a!r} and {method_b!r}; "
+            "there is nothing to test"
+        )
+    centre = float(np.mean(y))
+    data = pd.DataFrame(
+        {
+            "y": (y - centre) / sd,
+            # b coded 1 and a 0: the coefficient is b minus a.
+            "is_b": (rows["method"].to_numpy() == method_b).astype(np.float64),
+            "grp": rows[group].to_numpy(),
+        }
+    )
+    return data, sd
+
+
 def lmm_lrt(
     results: pd.DataFrame,
     method_a,
@@ -241,31 +273,7 @@ def lmm_lrt(
     if higher_is_better is None:
         higher_is_better = higher_is_better_for(metric)
 
-    rows = table[table["method"].isin([method_a, method_b])]
-    y = check_metric_values(rows[metric], metric)
-    n_groups = rows[group].nunique(dropna=True)
-    if rows[group].isna().any():
-        raise ValueError(f"group column {group!r} holds missing values in the rows used")
-    if n_groups < 2:
-        raise ValueError(
-            f"the two methods' rows span {n_groups} distinct {group!r} value(s); "
-            "the mixed model needs at least two iterations"
-        )
-    sd = float(np.std(y))
-    if not sd > 0:
-        raise ValueError(
-            f"metric {metric!r} is constant over the rows of {method_a!r} and {method_b!r}; "
-            "there is nothing to test"
-        )
-    centre = float(np.mean(y))
-    data = pd.DataFrame(
-        {
-            "y": (y - centre) / sd,
-            # b coded 1 and a 0: the coefficient is b minus a.
-            "is_b": (rows["method"].to_numpy() == method_b).astype(np.float64),
-            "grp": rows[group].to_numpy(),
-        }
-    )
+    data, sd = _model_data(table, method_a, method_b, metric, group)
 
     null, ok_null, msg_null, pass_null = _fit_with_fallbacks("y ~ 1", data, "grp", False, "null model")
     alt, ok_alt, msg_alt, pass_alt = _fit_with_fallbacks(

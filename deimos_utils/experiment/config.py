@@ -297,6 +297,13 @@ class ExperimentConfig:
         raise ValueError(f"config field {name!r} of experiment {self.experiment!r}: {message}")
 
     def _validate(self) -> None:
+        """Every field checked, in this order: names, counts, values (the first bad one raises)."""
+        self._validate_names()
+        self._validate_counts()
+        self._validate_values()
+        self._validate_combinations()
+
+    def _validate_names(self) -> None:
         from ..acquisition.registry import ACQUISITIONS
         from .models import MODELS
 
@@ -319,6 +326,8 @@ class ExperimentConfig:
             self.fail("methods", f"repeated method names in {self.methods}")
         if self.model not in MODELS:
             self.fail("model", f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
+
+    def _validate_counts(self) -> None:
         positive = ("n_initial", "n_acquired", "batch_size", "n_candidates", "n_repeats",
                     "train_batch_size", "predict_batch_size", "dense_units", "resolution")
         for name in positive:
@@ -344,6 +353,8 @@ class ExperimentConfig:
         if self.n_acquired % self.batch_size:
             self.fail("n_acquired", f"n_acquired = {self.n_acquired} is not a multiple of "
                                      f"batch_size = {self.batch_size}")
+
+    def _validate_values(self) -> None:
         for name in ("dropout", "conv_dropout"):
             p = getattr(self, name)
             if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p < 1:
@@ -363,6 +374,8 @@ class ExperimentConfig:
         if not _is_int(self.test_mc_passes) or self.test_mc_passes < 0 or self.test_mc_passes == 1:
             self.fail("test_mc_passes", f"must be 0 (deterministic test predictions) or an integer "
                                          f">= 2, got {self.test_mc_passes!r}")
+
+    def _validate_combinations(self) -> None:
         if self.initial_set == "authors" and self.dataset != "mnist":
             self.fail("initial_set", f"the authors' initial sets are used for MNIST only, not "
                                       f"{self.dataset!r} (splicing's index rows of the real A5SS "
