@@ -75,8 +75,14 @@ def mean_dropout_variance(preds, task: str | None = None) -> float:
     return float(arr.var(axis=-1, ddof=1).mean())
 
 
-def _fraction(fraction: float, allowed: tuple[float, float], what: str, strict: bool) -> float:
-    fraction = float(fraction)
+_RANGE = {"regression": (REGRESSION_NOISE_RANGE, "regression noise"),
+          "classification": (CLASSIFICATION_SMOOTHING_RANGE, "classification smoothing")}
+
+
+def _fraction(fraction: float | None, task: str, strict: bool) -> float:
+    """``fraction`` checked (default :data:`DEFAULT_NOISE_FRACTION` of ``task``)."""
+    allowed, what = _RANGE[task]
+    fraction = float(DEFAULT_NOISE_FRACTION[task] if fraction is None else fraction)
     if not np.isfinite(fraction) or fraction < 0:
         raise ValueError(f"{what} fraction must be a finite number >= 0, got {fraction}")
     if strict and not allowed[0] <= fraction <= allowed[1]:
@@ -93,9 +99,7 @@ def regression_noise(preds_val, fraction: float | None = None, *, strict: bool =
     ``fraction`` default: :data:`DEFAULT_NOISE_FRACTION`. With ``strict=True`` a fraction
     outside Appendix E's 0.1-0.2 raises ValueError.
     """
-    fraction = DEFAULT_NOISE_FRACTION["regression"] if fraction is None else fraction
-    f = _fraction(fraction, REGRESSION_NOISE_RANGE, "regression noise", strict)
-    return f * mean_dropout_variance(preds_val, "regression")
+    return _fraction(fraction, "regression", strict) * mean_dropout_variance(preds_val, "regression")
 
 
 def classification_smoothing(probs_val, fraction: float | None = None, *, strict: bool = False) -> float:
@@ -104,9 +108,7 @@ def classification_smoothing(probs_val, fraction: float | None = None, *, strict
     ``fraction`` default: :data:`DEFAULT_NOISE_FRACTION`. With ``strict=True`` a fraction
     outside Appendix E's 0.001-0.01 raises ValueError.
     """
-    fraction = DEFAULT_NOISE_FRACTION["classification"] if fraction is None else fraction
-    f = _fraction(fraction, CLASSIFICATION_SMOOTHING_RANGE, "classification smoothing", strict)
-    return f * mean_dropout_variance(probs_val, "classification")
+    return _fraction(fraction, "classification", strict) * mean_dropout_variance(probs_val, "classification")
 
 
 def noise_from_validation(preds_val, task: str, fraction: float) -> float:
