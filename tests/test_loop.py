@@ -14,7 +14,8 @@ import torch
 from deimos_utils.experiment import loop, store
 from deimos_utils.acquisition.registry import Acquisition
 from deimos_utils.uncertainty.calibration import noise_from_validation, weight_decay
-from deimos_utils.experiment.config import ALData, ExperimentConfig
+from deimos_utils.data.aldata import ALData
+from deimos_utils.experiment.config import ExperimentConfig
 from deimos_utils.uncertainty.mc_dropout import mc_predict
 from deimos_utils.experiment.models import build_model
 from deimos_utils.runtime import derive_seed, make_rng

@@ -18,7 +18,8 @@ from deimos_utils.figures import mnist as mf  # noqa: E402
 from deimos_utils.analysis import mnist_tables as mt  # noqa: E402
 from deimos_utils.experiment import sample_sizes as ss  # noqa: E402
 from deimos_utils.analysis import tables as report  # noqa: E402
-from deimos_utils.experiment.config import ALData, get_config  # noqa: E402
+from deimos_utils.data.aldata import ALData  # noqa: E402
+from deimos_utils.experiment.config import get_config  # noqa: E402
 from deimos_utils.analysis.paper import TABLE2_MNIST_7V9_ACCURACY  # noqa: E402
 from deimos_utils.analysis.lmm import lmm_lrt  # noqa: E402
 from deimos_utils.experiment.store import COLUMNS, format_picked  # noqa: E402

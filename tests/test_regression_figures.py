@@ -17,7 +17,8 @@ import pytest  # noqa: E402
 from deimos_utils.figures import regression as rf  # noqa: E402
 from deimos_utils.experiment import loop  # noqa: E402
 from deimos_utils.analysis import regression_tables as rt  # noqa: E402
-from deimos_utils.experiment.config import ALData, ExperimentConfig, get_config, run_overrides  # noqa: E402
+from deimos_utils.data.aldata import ALData  # noqa: E402
+from deimos_utils.experiment.config import ExperimentConfig, get_config, run_overrides  # noqa: E402
 from deimos_utils.experiment.loop import initial_split  # noqa: E402
 from deimos_utils.analysis.paper import TABLE1_SPLICING_MSE  # noqa: E402
 

@@ -1,7 +1,7 @@
 """One active-learning experiment, from its configuration to its results tables.
 
 config        ExperimentConfig, the quick / cpu / paper presets (get_config), overrides from a
-              notebook's parameters (run_overrides) and the datasets' ALData bundle
+              notebook's parameters (run_overrides)
 loop          the active-learning loop: Run (one method, one seed, in named steps),
               run_experiment, run_all; the targets' standardisation
 sample_sizes  Fig 3f's runs at several representative sample sizes

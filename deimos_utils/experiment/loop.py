@@ -36,7 +36,8 @@ import torch
 from . import store
 from ..acquisition.registry import ACQUISITIONS, AcquisitionContext, get_acquisition
 from ..uncertainty.calibration import noise_from_validation, uncertainty_quality, weight_decay
-from .config import ALData, ExperimentConfig, split_test
+from ..data.aldata import ALData, load_data
+from .config import ExperimentConfig
 from ..uncertainty.mc_dropout import embed, mc_predict
 from .models import build_model
 from .provenance import run_provenance
@@ -46,7 +47,6 @@ from .store import load_results, results_path
 from .training import evaluate, evaluate_mc, train_model
 
 __all__ = [
-    "ALData",
     "Run",
     "RunState",
     "target_scaling",
@@ -54,7 +54,6 @@ __all__ = [
     "check_run",
     "initial_split",
     "draw_candidates",
-    "load_data",
     "run_experiment",
     "run_all",
     "load_results",
@@ -67,49 +66,6 @@ _RESUMABLE_FIELDS = ("methods", "n_repeats", "n_acquired")
 
 
 # ------------------------------------------------------------------------------------ data
-
-def load_data(config: ExperimentConfig, data_dir=None) -> ALData:
-    """The dataset of ``config`` as an :class:`ALData` bundle (loaders imported lazily).
-
-    MNIST: the official split (``classes`` selects digits). Splicing and UTKFace: a random
-    ``test_fraction`` test split fixed by ``config.data_seed``. ``dataset="custom"`` has no
-    loader: pass ``data=ALData(...)`` to :func:`run_experiment` instead.
-    """
-    if config.dataset == "mnist":
-        from ..data.mnist import load_mnist
-
-        return _scaled(load_mnist(data_dir, classes=config.classes), config.input_scale)
-    if config.dataset == "splicing":
-        from ..data.splicing import load_splicing
-
-        raw = load_splicing(data_dir)
-        source = getattr(raw, "source", "")
-        name = "5' splicing (A5SS)" if "simulated" not in source else "5' splicing (simulated)"
-    elif config.dataset == "utkface":
-        from ..data.utkface import load_utkface
-
-        raw = load_utkface(data_dir, resolution=config.resolution)
-        source = getattr(raw, "source", "")
-        name = f"UTKFace age ({config.resolution} px)"
-    else:
-        raise ValueError(
-            f"config field 'dataset' is {config.dataset!r}: there is no loader; pass "
-            "data=ALData(...) to run_experiment / run_all"
-        )
-    ids = getattr(raw, "ids", None)
-    ids = None if ids is None else np.asarray(ids)
-    xp, yp, xt, yt, pid, tid = split_test(raw.x, raw.y, config.test_fraction, config.data_seed, ids)
-    return _scaled(ALData(xp, yp, xt, yt, task="regression", n_classes=None, name=name,
-                          pool_ids=pid, test_ids=tid, source=source), config.input_scale)
-
-
-def _scaled(data: ALData, scale: float) -> ALData:
-    """``data`` with its inputs multiplied by ``scale`` (``input_scale``; 1 leaves them as they are)."""
-    if scale != 1.0:
-        data.x_pool = data.x_pool * float(scale)
-        data.x_test = data.x_test * float(scale)
-    return data
-
 
 def _test_subset(config: ExperimentConfig, data: ALData) -> np.ndarray:
     """Positions of the test points used (a fixed random subset when ``n_test`` is set)."""

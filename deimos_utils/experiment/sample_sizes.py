@@ -10,7 +10,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from .loop import load_data, run_all
+from ..data.aldata import load_data
+from .loop import run_all
 
 __all__ = ["SAMPLE_SIZES", "sample_sizes_for", "sample_size_configs", "run_sample_sizes"]
 

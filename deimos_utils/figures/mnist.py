@@ -65,7 +65,7 @@ def plot_accuracy_curves(results: pd.DataFrame, config, dataset: str, *, ax=None
 def plot_queried_images(data, queries: pd.DataFrame, *, title: str | None = None):
     """A grid of queried images: one row per query number, one column per repeat (Fig 3c).
 
-    ``data``: the :class:`~deimos_utils.experiment.config.ALData` the runs used; ``queries``: from
+    ``data``: the :class:`~deimos_utils.data.aldata.ALData` the runs used; ``queries``: from
     :func:`~deimos_utils.analysis.mnist_tables.first_last_queries`. Each image is labelled with its query number and true class.
     Returns the figure.
     """
