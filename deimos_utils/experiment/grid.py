@@ -110,8 +110,7 @@ def _data_for(run: GridRun, data):
 
 def _check(runs: list[GridRun], data, data_dir) -> None:
     """Every run's data present and method valid before anything is trained."""
-    from ..data.aldata import load_data
-    from .loop import check_run
+    from .loop import check_run, load_data  # the loop's, which tests replace
 
     by_experiment: dict[str, list[GridRun]] = {}
     for r in runs:
