@@ -11,12 +11,15 @@ acquisition    DEIMOS (exact and fast, plus the literal Algorithm 1), the baseli
 uncertainty    fixed-mask MC dropout; Appendix E (weight decay, noise terms, calibration)
 experiment     config and presets, the loop, the results store, the CLI, grids, models, training,
                provenance, the cpu preset's epoch rule
-data           MNIST, UTKFace and A5SS splicing loaders (and the simulated library), the
-               authors' published arrays, initial sets and splits; fetch
-analysis       LMM tests, thresholds, diversity, seed-level tests, tables, claims, the paper's numbers
+data           ALData (what the loop needs from a dataset) and load_data; MNIST, UTKFace and A5SS
+               splicing loaders (and the simulated library), the authors' published arrays,
+               initial sets and splits; fetch
+analysis       LMM tests, thresholds, diversity, seed-level tests, tables, claims, the paper's numbers,
+               what a grid costs (budget)
 figures        drawing only: every figure, saved as a file
 toy            the 1D experiment (Fig 1), Appendix A, the interactive teaching view (notebook 08)
 run_notebooks  ``make notebooks``
+locations      where the repository, the results tables and the notebook outputs are
 runtime        seeds, devices, progress bars
 """
 from importlib import import_module
@@ -33,10 +36,10 @@ _EXPORTS = {
     "convert_dropout": "uncertainty.mc_dropout",
     "get_config": "experiment.config",
     "ExperimentConfig": "experiment.config",
-    "ALData": "experiment.config",
+    "ALData": "data.aldata",
     "run_all": "experiment.loop",
     "run_experiment": "experiment.loop",
-    "load_data": "experiment.loop",
+    "load_data": "data.aldata",
     "load_results": "experiment.store",
     "load_authors_results": "data.authors",
     "lmm_lrt": "analysis.lmm",

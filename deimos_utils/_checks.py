@@ -12,6 +12,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
+#: the two tasks of every model, dataset and acquisition method
+TASKS = ("classification", "regression")
+
 PROB_SUM_ATOL = 1e-4  # float32 softmax outputs sum to 1 within ~1e-6; 1e-4 leaves ample room
 
 
@@ -64,6 +67,16 @@ def check_finite(arr: np.ndarray, name: str) -> None:
     if not np.all(np.isfinite(arr)):
         n_bad = int(np.size(arr) - np.isfinite(arr).sum())
         raise ValueError(f"{name} contains {n_bad} NaN or infinite values")
+
+
+def check_mask_count(n_masks, minimum: int = 1, name: str = "n_masks") -> int:
+    """``n_masks`` as an int >= ``minimum``: one mask is a prediction (:func:`mc_predict`), a
+    covariance of the predictions needs two (:func:`check_n_masks`, the config's ``n_masks``)."""
+    if isinstance(n_masks, bool) or int(n_masks) != n_masks:
+        raise ValueError(f"{name} must be an integer, got {n_masks!r}")
+    if int(n_masks) < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {n_masks}")
+    return int(n_masks)
 
 
 def check_n_masks(n_masks: int, name: str = "preds") -> None:

@@ -1,7 +1,6 @@
-"""Seeds and devices: one helper for every random stream and for picking CUDA when present."""
+"""Seeds, devices and progress bars: one helper for each, used everywhere."""
 from __future__ import annotations
 
-import random
 import zlib
 
 import numpy as np
@@ -20,13 +19,6 @@ def derive_seed(seed: int, *keys) -> int:
 def make_rng(seed: int, *keys) -> np.random.Generator:
     """A numpy Generator for the stream named by ``keys`` under ``seed``."""
     return np.random.default_rng(derive_seed(seed, *keys))
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python's ``random``, numpy's global state and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def default_device() -> torch.device:

@@ -17,7 +17,8 @@ from deimos_utils.data.authors import (
     within_horizon,
 )
 from deimos_utils.data.paths import MissingDataError, resolve_data_dir
-from deimos_utils.analysis.lmm import acquisitions_to_threshold, lmm_lrt
+from deimos_utils.analysis.lmm import lmm_lrt
+from deimos_utils.analysis.thresholds import acquisitions_to_threshold
 
 ROOT = resolve_data_dir(None)
 HAVE = (ROOT / "authors" / "MNIST" / "Binary_7_9_AL_Results" / "Rand_BS1_Acc_Ind1.npy").is_file()

@@ -9,7 +9,8 @@ from deimos_utils.data.authors import load_authors_results
 from deimos_utils.uncertainty.calibration import weight_decay
 from deimos_utils.experiment.config import get_config
 from deimos_utils.data.paths import resolve_data_dir
-from deimos_utils.experiment.loop import _test_metrics, initial_split, load_data
+from deimos_utils.data.aldata import load_data
+from deimos_utils.experiment.loop import _test_metrics, initial_split
 from deimos_utils.experiment.models import build_model
 from deimos_utils.runtime import derive_seed
 from deimos_utils.experiment.training import train_model

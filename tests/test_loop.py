@@ -14,7 +14,8 @@ import torch
 from deimos_utils.experiment import loop, store
 from deimos_utils.acquisition.registry import Acquisition
 from deimos_utils.uncertainty.calibration import noise_from_validation, weight_decay
-from deimos_utils.experiment.config import ALData, ExperimentConfig
+from deimos_utils.data.aldata import ALData
+from deimos_utils.experiment.config import ExperimentConfig
 from deimos_utils.uncertainty.mc_dropout import mc_predict
 from deimos_utils.experiment.models import build_model
 from deimos_utils.runtime import derive_seed, make_rng
@@ -190,6 +191,37 @@ def test_deimos_gets_the_representative_sample(tmp_path, monkeypatch):
     torch.testing.assert_close(ctx_d.cand_preds, ref[:40], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(ctx_d.extra_preds, ref[40:], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(ctx_b.cand_preds, ref[:40], rtol=1e-5, atol=1e-6)
+
+
+def test_a_registered_method_gets_the_sample_when_it_declares_the_need(tmp_path, monkeypatch):
+    """The sample goes by the declared need, not by the method's name: a variant registered
+    under another name that needs "sample" gets X_samp's labelled points, one that does not
+    (even if named "deimos") gets none."""
+    from deimos_utils.acquisition import ACQUISITIONS
+
+    seen = {}
+    deimos_fn = ACQUISITIONS["deimos"].fn
+
+    def recording(name, needs):
+        def fn(ctx):
+            seen[name] = ctx
+            return deimos_fn(ctx)
+        return Acquisition(name, frozenset(needs), frozenset({"classification"}), fn)
+
+    monkeypatch.setitem(ACQUISITIONS, "my_deimos", recording("my_deimos", {"preds", "sample"}))
+    monkeypatch.setitem(ACQUISITIONS, "deimos", recording("deimos", {"preds"}))
+    data = toy_data()
+    cfg = toy_config(n_candidates=40, n_acquired=2, n_initial=30, n_validation=5)
+    run(cfg, "my_deimos", tmp_path, data=data)
+    run(cfg, "deimos", tmp_path, data=data)
+    init, val = loop.initial_split(cfg, data, 0)
+    mask = np.zeros(data.n_pool, dtype=bool)
+    mask[init] = True
+    _, extra = reference_draw(mask, np.setdiff1d(np.arange(data.n_pool), val), 40,
+                              make_rng(0, "candidates", 0))
+    assert len(extra) > 0
+    assert seen["my_deimos"].extra_preds.shape == (len(extra), 3, 6)
+    assert seen["deimos"].extra_preds is None
 
 
 @pytest.mark.parametrize("method", ["bald", "max_entropy", "batchbald", "kcenter"])

@@ -15,8 +15,11 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from deimos_utils.figures import mnist as mf  # noqa: E402
+from deimos_utils.analysis import mnist_tables as mt  # noqa: E402
+from deimos_utils.experiment import sample_sizes as ss  # noqa: E402
 from deimos_utils.analysis import tables as report  # noqa: E402
-from deimos_utils.experiment.config import ALData, get_config  # noqa: E402
+from deimos_utils.data.aldata import ALData  # noqa: E402
+from deimos_utils.experiment.config import get_config  # noqa: E402
 from deimos_utils.analysis.paper import TABLE2_MNIST_7V9_ACCURACY  # noqa: E402
 from deimos_utils.analysis.lmm import lmm_lrt  # noqa: E402
 from deimos_utils.experiment.store import COLUMNS, format_picked  # noqa: E402
@@ -54,7 +57,7 @@ def fake_results(methods=("deimos", "random"), seeds=(0, 1), n_iter=4, batch_siz
 def test_queried_ids_follow_iteration_then_pick_order():
     res = fake_results(n_iter=4, batch_size=3, seed=5)
     shuffled = res.sample(frac=1.0, random_state=0)  # row order must not matter
-    got = mf.queried_ids(shuffled, "deimos")
+    got = mt.queried_ids(shuffled, "deimos")
     assert sorted(got) == [0, 1]
     for s in (0, 1):
         rows = res[(res["method"] == "deimos") & (res["seed"] == s)].sort_values("iteration")
@@ -63,38 +66,40 @@ def test_queried_ids_follow_iteration_then_pick_order():
             want.extend(int(t) for t in text.split())
         assert got[s].tolist() == want and len(want) == 12
     with pytest.raises(ValueError, match="not in results"):
-        mf.queried_ids(res, "bald")
+        mt.queried_ids(res, "bald")
     both = pd.concat([res, res.assign(tag="samp20")])
     with pytest.raises(ValueError, match="several runs"):
-        mf.queried_ids(both, "deimos")
+        mt.queried_ids(both, "deimos")
 
 
 def test_first_last_queries_and_short_runs():
     res = fake_results(n_iter=4, batch_size=3, seed=2)
-    q = mf.first_last_queries(res)
+    q = mt.first_last_queries(res)
     assert q.columns.tolist() == ["seed", "query", "id"]
-    ids = mf.queried_ids(res)
+    ids = mt.queried_ids(res)
     for s in (0, 1):
         sub = q[q["seed"] == s]
         assert sub["query"].tolist() == [1, 2, 3, 11, 12]
         assert sub["id"].tolist() == [int(ids[s][k - 1]) for k in (1, 2, 3, 11, 12)]
-    short = mf.first_last_queries(fake_results(n_iter=3, batch_size=1))
+    short = mt.first_last_queries(fake_results(n_iter=3, batch_size=1))
     assert short[short["seed"] == 0]["query"].tolist() == [1, 2, 3]  # overlap shown once
     with pytest.raises(ValueError):
-        mf.first_last_queries(res, first=0, last=0)
+        mt.first_last_queries(res, first=0, last=0)
 
 
-def test_ids_to_positions_against_a_dict():
+def test_positions_of_ids_against_a_dict():
     g = np.random.default_rng(0)
     pool_ids = g.permutation(10_000)[:700] * 3 + 11
     ids = g.choice(pool_ids, 50, replace=False)
     lookup = {int(v): k for k, v in enumerate(pool_ids)}
-    assert mf.ids_to_positions(pool_ids, ids).tolist() == [lookup[int(i)] for i in ids]
-    assert mf.ids_to_positions(pool_ids, []).tolist() == []
-    with pytest.raises(ValueError, match=r"\[12\]"):
-        mf.ids_to_positions(pool_ids, [12])
+    x = np.zeros((700, 2), dtype=np.float32)
+    data = ALData(x, np.zeros(700), x[:5], np.zeros(5), task="regression", n_classes=None, pool_ids=pool_ids)
+    assert data.positions_of(ids).tolist() == [lookup[int(i)] for i in ids]
+    assert data.positions_of([]).tolist() == []
+    with pytest.raises(ValueError, match=r"queried ids \[12\] are not in the pool"):
+        data.positions_of([12], "queried ids")
     with pytest.raises(ValueError, match="repeated"):
-        mf.ids_to_positions([1, 1, 2], [1])
+        ALData(x[:3], np.zeros(3), x[:1], np.zeros(1), task="regression", n_classes=None, pool_ids=[1, 1, 2])
 
 
 def fake_mnist(n=60, seed=0):
@@ -127,7 +132,7 @@ def test_plot_queried_images_grid_and_labels():
 def test_diversity_wins_against_a_literal_loop():
     res = fake_results(methods=("deimos", "batchbald", "random"), seeds=(0, 1, 2), n_iter=6, seed=4)
     res.loc[(res["method"] == "deimos") & (res["iteration"] == 2), "diversity"] = 5.0
-    table = mf.diversity_wins(res)
+    table = mt.diversity_wins(res)
     for m in ("batchbald", "random"):
         wins, ref_means, other_means = [], [], []
         for it in range(6):  # the last row (iteration 6) has no batch
@@ -143,7 +148,7 @@ def test_diversity_wins_against_a_literal_loop():
         assert row["mean method"] == pytest.approx(np.mean(other_means))
     assert table.loc["BatchBALD", "DEIMOS higher"] == pytest.approx(1 / 6)  # only iteration 2
     with pytest.raises(ValueError, match="no finite diversity"):
-        mf.diversity_wins(fake_results(batch_size=1))
+        mt.diversity_wins(fake_results(batch_size=1))
 
 
 def test_plots_title_lines_and_axes():
@@ -172,21 +177,21 @@ def test_plots_title_lines_and_axes():
 
 def test_sample_size_configs_tag_all_but_the_configured_size():
     cfg = get_config("mnist_7v9_b25", "quick")
-    assert mf.sample_sizes_for("quick") == (20, 50, 100)
-    assert mf.sample_sizes_for("paper") == (500, 2500, 5000)
-    cfgs = mf.sample_size_configs(cfg, mf.sample_sizes_for("quick"))
+    assert ss.sample_sizes_for("quick") == (20, 50, 100)
+    assert ss.sample_sizes_for("paper") == (500, 2500, 5000)
+    cfgs = ss.sample_size_configs(cfg, ss.sample_sizes_for("quick"))
     assert list(cfgs) == [20, 50, 100]
     assert cfgs[50] is cfg  # the same run as the main experiment's DEIMOS
     assert (cfgs[20].n_candidates, cfgs[20].run_name) == (20, "quick-samp20")
     assert (cfgs[100].n_candidates, cfgs[100].run_name) == (100, "quick-samp100")
-    paper = mf.sample_size_configs(get_config("mnist_7v9_b25", "paper"), (500, 2500, 5000))
+    paper = ss.sample_size_configs(get_config("mnist_7v9_b25", "paper"), (500, 2500, 5000))
     assert paper[2500].tag == "" and paper[5000].tag == "samp5000"
-    tagged = mf.sample_size_configs(cfg.replace(tag="random-initial"), (20, 50))
+    tagged = ss.sample_size_configs(cfg.replace(tag="random-initial"), (20, 50))
     assert tagged[20].run_name == "quick-random-initial-samp20" and tagged[50].run_name == "quick-random-initial"
     with pytest.raises(ValueError, match="distinct"):
-        mf.sample_size_configs(cfg, (20, 20))
+        ss.sample_size_configs(cfg, (20, 20))
     with pytest.raises(ValueError, match="preset"):
-        mf.sample_sizes_for("huge")
+        ss.sample_sizes_for("huge")
 
 
 def fake_sizes(sizes=(20, 50, 100), **kw):
@@ -202,7 +207,7 @@ def test_sample_size_plot_and_tests():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == [f"DEIMOS, sample of {s} (2 repeats)" for s in (20, 50, 100)]
     plt.close(ax.figure)
-    tests = mf.sample_size_tests(res)
+    tests = mt.sample_size_tests(res)
     assert list(tests.index) == ["20 vs 50", "20 vs 100", "50 vs 100"]
     a = res[res["sample_size"].isin([20, 100])].assign(
         method=lambda d: np.where(d["sample_size"] == 20, "a", "b")).drop(columns="experiment")
@@ -210,7 +215,7 @@ def test_sample_size_plot_and_tests():
     assert tests.loc["20 vs 100", "p-value"] == report.format_p_value(ref.log10_p_value)
     assert tests.loc["20 vs 100", "larger - smaller"] == pytest.approx(ref.effect)
     with pytest.raises(ValueError, match="two or more"):
-        mf.sample_size_tests(fake_sizes(sizes=(20,)))
+        mt.sample_size_tests(fake_sizes(sizes=(20,)))
 
 
 # ------------------------------------------------------------------------------------ cpu size
@@ -228,13 +233,13 @@ def test_helpers_on_cpu_size_tables():
     assert table.shape == (4, 5)
     lmm = report.lmm_comparison(r1)
     assert lmm.shape[0] == 4 and (lmm["p-value"] != "n/a").all()
-    q = mf.first_last_queries(r25)
+    q = mt.first_last_queries(r25)
     assert q["query"].tolist() == [1, 2, 3, 999, 1000]
-    assert mf.diversity_wins(r25)["iterations"].tolist() == [40] * 4
+    assert mt.diversity_wins(r25)["iterations"].tolist() == [40] * 4
     fig, ax = plt.subplots()
     mf.plot_accuracy_curves(r1, c1, "MNIST 7 vs 9", ax=ax)
     mf.plot_batch_diversity(r25, c25, "MNIST 7 vs 9", ax=ax)
     plt.close(fig)
     sizes = fake_sizes(sizes=(500, 2500, 5000), n_iter=c25.n_iterations, batch_size=25, seeds=(0,),
                        preset="cpu")
-    assert len(mf.sample_size_tests(sizes)) == 3
+    assert len(mt.sample_size_tests(sizes)) == 3

@@ -57,13 +57,21 @@ def test_every_name_registered():
     for name, method in ACQUISITIONS.items():
         assert isinstance(method, Acquisition) and method.name == name
         assert get_acquisition(name) is method
-        assert method.needs <= {"preds", "embeddings"}
+        assert method.needs <= {"preds", "sample", "embeddings"}
         assert method.tasks <= {"regression", "classification"} and method.tasks
     assert ACQUISITIONS["max_variance"].tasks == {"regression"}
     for name in ("max_entropy", "bald", "batchbald"):
         assert ACQUISITIONS[name].tasks == {"classification"}
     assert ACQUISITIONS["kcenter"].needs == {"embeddings"}
     assert ACQUISITIONS["random"].needs == frozenset()
+    assert ACQUISITIONS["deimos"].needs == {"preds", "sample"}
+
+
+def test_needs_are_checked_when_a_method_is_made():
+    with pytest.raises(ValueError, match="unknown needs.*valid needs: preds, sample, embeddings"):
+        Acquisition("mine", frozenset({"labels"}), frozenset({"regression"}), lambda ctx: None)
+    with pytest.raises(ValueError, match="'sample' comes with 'preds'"):
+        Acquisition("mine", frozenset({"sample"}), frozenset({"regression"}), lambda ctx: None)
 
 
 @pytest.mark.parametrize("name", sorted(NAMES))

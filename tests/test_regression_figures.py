@@ -15,7 +15,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from deimos_utils.figures import regression as rf  # noqa: E402
-from deimos_utils.experiment.config import ALData, ExperimentConfig, get_config  # noqa: E402
+from deimos_utils.experiment import loop  # noqa: E402
+from deimos_utils.analysis import regression_tables as rt  # noqa: E402
+from deimos_utils.data.aldata import ALData  # noqa: E402
+from deimos_utils.experiment.config import ExperimentConfig, get_config, run_overrides  # noqa: E402
 from deimos_utils.experiment.loop import initial_split  # noqa: E402
 from deimos_utils.analysis.paper import TABLE1_SPLICING_MSE  # noqa: E402
 
@@ -46,18 +49,18 @@ def fake_results(seed=0, methods=METHODS, seeds=(0, 1, 2), n_iter=12, batch=5, m
 # ------------------------------------------------------------------------------------ what ran
 
 def test_run_overrides():
-    assert rf.run_overrides() == {}
-    assert rf.run_overrides(n_repeats=2) == {"n_repeats": 2}
-    assert rf.run_overrides(n_acquired=300) == {"n_acquired": 300, "tag": "n_acquired300"}
-    assert rf.run_overrides(n_acquired=300, tag="short") == {"n_acquired": 300, "tag": "short"}
-    assert rf.run_overrides(tag="x") == {"tag": "x"}
+    assert run_overrides() == {}
+    assert run_overrides(n_repeats=2) == {"n_repeats": 2}
+    assert run_overrides(n_acquired=300) == {"n_acquired": 300, "tag": "n_acquired300"}
+    assert run_overrides(n_acquired=300, tag="short") == {"n_acquired": 300, "tag": "short"}
+    assert run_overrides(tag="x") == {"tag": "x"}
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="n_acquired"):
-            rf.run_overrides(n_acquired=bad)
+            run_overrides(n_acquired=bad)
         with pytest.raises(ValueError, match="n_repeats"):
-            rf.run_overrides(n_repeats=bad)
+            run_overrides(n_repeats=bad)
     # the overrides are accepted by get_config and land in the run name
-    cfg = get_config("utkface_b100", "cpu", **rf.run_overrides(n_acquired=200))
+    cfg = get_config("utkface_b100", "cpu", **run_overrides(n_acquired=200))
     assert cfg.n_acquired == 200 and cfg.run_name == "cpu-n_acquired200"
 
 
@@ -66,7 +69,7 @@ def test_run_overrides():
 def test_calibration_table_matches_literal():
     res = fake_results(1)
     sd = {0: 2.0, 1: 0.5, 2: 3.0}
-    table = rf.calibration_table(res, 0.1, sd)
+    table = rt.calibration_table(res, 0.1, sd)
     assert len(table) == len(METHODS) * 3
     for (m, s), row in table.iterrows():
         g = res[(res.method == m) & (res.seed == s)].sort_values("iteration")
@@ -76,12 +79,12 @@ def test_calibration_table_matches_literal():
         assert row["r2_initial"] == g["val_uncertainty_r2"].iloc[0]
         assert row["r2_final"] == g["val_uncertainty_r2"].iloc[-1]
         assert row["r2_mean"] == pytest.approx(sum(g["val_uncertainty_r2"]) / len(g))
-    plain = rf.calibration_table(res)
+    plain = rt.calibration_table(res)
     assert "mean_dropout_var" not in plain and "tau_inv_y" not in plain
     with pytest.raises(ValueError, match="seed"):
-        rf.calibration_table(res, 0.1, {0: 1.0})
+        rt.calibration_table(res, 0.1, {0: 1.0})
     with pytest.raises(ValueError, match="noise"):
-        rf.calibration_table(res.drop(columns="noise"))
+        rt.calibration_table(res.drop(columns="noise"))
 
 
 def test_initial_target_sd_is_sd_of_initial_set():
@@ -92,14 +95,14 @@ def test_initial_target_sd_is_sd_of_initial_set():
     cfg = ExperimentConfig(experiment="toy", dataset="custom", task="regression", methods=("random",),
                            n_initial=15, n_acquired=5, batch_size=5, n_candidates=20, n_validation=10,
                            model="mlp", n_repeats=2)
-    out = rf.initial_target_sd(cfg, data)
+    out = loop.initial_target_sd(cfg, data)
     assert set(out) == {0, 1}
     for s in (0, 1):
         init, _ = initial_split(cfg, data, s)
         vals = [float(y[i]) for i in init]
         mean = sum(vals) / len(vals)
         assert out[s] == pytest.approx(math.sqrt(sum((v - mean) ** 2 for v in vals) / len(vals)), rel=1e-6)
-    assert rf.initial_target_sd(cfg.replace(standardize_y=False), data) == {0: 1.0, 1: 1.0}
+    assert loop.initial_target_sd(cfg.replace(standardize_y=False), data) == {0: 1.0, 1: 1.0}
 
 
 # ------------------------------------------------------------------------------------ Table 1
@@ -124,7 +127,7 @@ def literal_thresholds(res, metric, paper, first, last, tail):
 def test_relative_thresholds_match_literal(first, last, tail):
     res = fake_results(2, offsets={"deimos": -0.01, "max_variance": 0.01, "random": 0.0})
     paper = TABLE1_SPLICING_MSE["thresholds"]
-    thr, info = rf.relative_thresholds(res, "test_mse", paper, first=first, last=last, tail=tail)
+    thr, info = rt.relative_thresholds(res, "test_mse", paper, first=first, last=last, tail=tail)
     want, m0, m_end = literal_thresholds(res, "test_mse", paper, first, last, tail)
     np.testing.assert_allclose(thr, want, rtol=1e-12)
     assert info["initial"] == pytest.approx(m0) and info["final"] == pytest.approx(m_end)
@@ -135,29 +138,29 @@ def test_relative_thresholds_match_literal(first, last, tail):
 
 def test_relative_thresholds_anchors_and_errors():
     res = fake_results(4)
-    thr, info = rf.relative_thresholds(res, "test_mse", [0.11, 0.09], first=0.0, last=1.0)
+    thr, info = rt.relative_thresholds(res, "test_mse", [0.11, 0.09], first=0.0, last=1.0)
     assert thr[0] == pytest.approx(info["initial"]) and thr[1] == pytest.approx(info["final"])
     flat = res.assign(test_mse=0.1)
-    assert not rf.relative_thresholds(flat, "test_mse", [0.11, 0.09])[1]["improved"]
+    assert not rt.relative_thresholds(flat, "test_mse", [0.11, 0.09])[1]["improved"]
     with pytest.raises(ValueError, match="monotone"):
-        rf.relative_thresholds(res, "test_mse", [0.1, 0.11, 0.09])
+        rt.relative_thresholds(res, "test_mse", [0.1, 0.11, 0.09])
     with pytest.raises(ValueError, match="2 or more"):
-        rf.relative_thresholds(res, "test_mse", [0.1])
+        rt.relative_thresholds(res, "test_mse", [0.1])
     with pytest.raises(ValueError, match="tail"):
-        rf.relative_thresholds(res, "test_mse", [0.11, 0.09], tail=0)
+        rt.relative_thresholds(res, "test_mse", [0.11, 0.09], tail=0)
     with pytest.raises(ValueError, match="n_acquired == 0"):
-        rf.relative_thresholds(res[res.n_acquired > 0], "test_mse", [0.11, 0.09])
+        rt.relative_thresholds(res[res.n_acquired > 0], "test_mse", [0.11, 0.09])
     with pytest.raises(ValueError, match="not in results"):
-        rf.relative_thresholds(res, "test_mse", [0.11, 0.09], methods=["bald"])
+        rt.relative_thresholds(res, "test_mse", [0.11, 0.09], methods=["bald"])
 
 
 def test_splicing_thresholds_real_vs_simulated():
     res = fake_results(5)
     paper = TABLE1_SPLICING_MSE["thresholds"]
-    thr, rule, info = rf.splicing_thresholds(res, "A5SS (Rosenberg et al. 2015)", paper)
+    thr, rule, info = rt.splicing_thresholds(res, "A5SS (Rosenberg et al. 2015)", paper)
     assert list(thr) == paper and info == {} and "real data" in rule
-    thr, rule, info = rf.splicing_thresholds(res, "simulated", paper)
-    np.testing.assert_allclose(thr, rf.relative_thresholds(res, "test_mse", paper)[0])
+    thr, rule, info = rt.splicing_thresholds(res, "simulated", paper)
+    np.testing.assert_allclose(thr, rt.relative_thresholds(res, "test_mse", paper)[0])
     assert "SIMULATED" in rule and f"{info['initial']:.4f}" in rule
 
 
@@ -166,7 +169,7 @@ def test_splicing_thresholds_real_vs_simulated():
 def test_final_metric_table_matches_literal():
     res = fake_results(8, metric="test_rmse")
     res = res[~((res.method == "random") & (res.iteration == 12))]  # random stops one step early
-    table = rf.final_metric_table(res, "test_rmse")
+    table = rt.final_metric_table(res, "test_rmse")
     for m in METHODS:
         g = res[res.method == m]
         last = g.n_acquired.max()
@@ -177,13 +180,13 @@ def test_final_metric_table_matches_literal():
         assert table.at[m, "mean"] == pytest.approx(mean) and table.at[m, "sd"] == pytest.approx(sd)
         assert table.at[m, "n_seeds"] == 3
     assert table.at["random", "n_acquired"] == 55
-    one = rf.final_metric_table(res[res.seed == 0], "test_rmse")
+    one = rt.final_metric_table(res[res.seed == 0], "test_rmse")
     assert one["sd"].isna().all() and (one["n_seeds"] == 1).all()
 
 
 def test_timing_summary_matches_literal():
     res = fake_results(9)
-    t = rf.timing_summary(res)
+    t = rt.timing_summary(res)
     for (m, s), row in t.iterrows():
         g = res[(res.method == m) & (res.seed == s)]
         assert row["iterations"] == len(g)
@@ -203,8 +206,8 @@ def test_figures():
     assert axes[0].get_title() == "RMSE: UTKFace, batch size 5\nquick preset, 3 repeats"
     assert axes[0].get_ylabel() == "years"
     plt.close(fig)
-    tables = {"b = 100": rf.final_metric_table(res, "test_rmse"),
-              "b = 200": rf.final_metric_table(res[res.method != "random"], "test_rmse")}
+    tables = {"b = 100": rt.final_metric_table(res, "test_rmse"),
+              "b = 200": rt.final_metric_table(res[res.method != "random"], "test_rmse")}
     ax = rf.plot_final_metric(tables, ylabel="RMSE")
     assert len(ax.containers) == 3  # one errorbar container per method
     texts = [t.get_text() for t in ax.texts]

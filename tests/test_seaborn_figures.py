@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deimos_utils.analysis import significance_table as significance
+from deimos_utils.figures import significance
 from deimos_utils.figures import common as plots
 
 

@@ -11,16 +11,10 @@ import torch
 from scipy import optimize, stats
 
 import deimos_utils.analysis.lmm as st
-from deimos_utils.analysis.lmm import (
-    NOT_REACHED,
-    LRTResult,
-    acquisitions_to_threshold,
-    batch_diversity,
-    chi2_log10_sf,
-    format_threshold_table,
-    higher_is_better_for,
-    lmm_lrt,
-)
+from deimos_utils.analysis.diversity import batch_diversity
+from deimos_utils.analysis.lmm import LRTResult, chi2_log10_sf, lmm_lrt
+from deimos_utils.analysis.results import higher_is_better_for
+from deimos_utils.analysis.thresholds import NOT_REACHED, acquisitions_to_threshold, format_threshold_table
 
 
 # ----------------------------------------------------------------------------------------------

@@ -5,7 +5,10 @@ dense       predictive_covariance, greedy_batch_dense, optimal_batch_bruteforce:
 scores      entropy, BALD and variance scores, top_k
 batchbald   greedy BatchBALD (Kirsch et al. 2019)
 kcenter     greedy and robust k-center core-sets (Sener & Savarese 2018)
-registry    ACQUISITIONS: one calling convention for the active-learning loop
+registry    ACQUISITIONS: one calling convention for the active-learning loop; what each method
+            needs (predictions, the representative sample, embeddings)
+labels      each method's display name and colour
+select      select_batch: DEIMOS on a user's own model in one call
 """
 from .batchbald import batchbald_batch
 from .deimos import deimos_batch, deimos_scores

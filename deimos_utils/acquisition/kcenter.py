@@ -41,7 +41,10 @@ import torch
 
 from .._checks import as_float_tensor, check_batch_size
 
-__all__ = ["kcenter_batch", "greedy_kcenter", "coverage_radius"]
+#: Sener & Savarese's outlier budget, Xi = 1e-4 n (the default of kcenter_batch and of the registry)
+KCENTER_OUTLIER_FRACTION = 1e-4
+
+__all__ = ["kcenter_batch", "greedy_kcenter", "coverage_radius", "KCENTER_OUTLIER_FRACTION"]
 
 _CHUNK_ELEMENTS = 2**22
 
@@ -177,7 +180,7 @@ def kcenter_batch(
     emb_candidates,
     batch_size: int,
     *,
-    outlier_fraction: float = 0.0,
+    outlier_fraction: float = KCENTER_OUTLIER_FRACTION,
     robust: bool = True,
     rng: np.random.Generator | None = None,
     max_bisections: int = 12,
@@ -196,7 +199,7 @@ def kcenter_batch(
         Number of candidates b to pick.
     outlier_fraction : float
         Outlier budget Xi = floor(outlier_fraction * (L + N)) candidates that may stay farther
-        than the radius (Sener & Savarese use 1e-4).
+        than the radius (default :data:`KCENTER_OUTLIER_FRACTION`, Sener & Savarese's 1e-4).
     robust : bool
         False returns the greedy k-center batch unchanged.
     rng : numpy Generator, optional

@@ -5,8 +5,9 @@
 ...                                    cand_preds=probs))         # (N, C, J) probabilities
 
 Each method is an :class:`Acquisition`: a ``name``, the inputs it ``needs`` (``"preds"``: MC
-predictions of the candidates; ``"embeddings"``: embeddings of the labelled points and of the
-candidates), the ``tasks`` it supports, and a call ``method(ctx) -> np.ndarray`` returning
+predictions of the candidates; ``"sample"``: MC predictions of the labelled points of the
+representative sample as well, in ``ctx.extra_preds``, Appendix D's X_samp; ``"embeddings"``:
+embeddings of the labelled points and of the candidates), the ``tasks`` it supports, and a call ``method(ctx) -> np.ndarray`` returning
 candidate indices (0..N-1) in pick order.
 
 Methods: ``deimos`` (this paper), ``random``, ``max_variance`` (regression), ``max_entropy``
@@ -24,10 +25,10 @@ from typing import Callable, Union
 import numpy as np
 import torch
 
-from .._checks import check_batch_size, check_nonnegative
+from .._checks import TASKS, check_batch_size, check_nonnegative
 from .batchbald import batchbald_batch
 from .dense import DEFAULT_SMOOTHING
-from .kcenter import kcenter_batch
+from .kcenter import KCENTER_OUTLIER_FRACTION, kcenter_batch
 from .scores import bald_scores, entropy_scores, top_k, variance_scores
 
 __all__ = [
@@ -41,8 +42,6 @@ __all__ = [
 ]
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
-TASKS = ("regression", "classification")
-KCENTER_OUTLIER_FRACTION = 1e-4     # Sener & Savarese's outlier budget, Xi = 1e-4 n
 BATCHBALD_NUM_SAMPLES = 10000
 
 
@@ -116,8 +115,11 @@ def _shape(x) -> tuple:
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
+#: need -> the context fields it fills (``"sample"`` may leave ``extra_preds`` None: a sample
+#: can hold no labelled point)
 _NEED_FIELDS = {
     "preds": ("cand_preds",),
+    "sample": (),
     "embeddings": ("emb_labelled", "emb_candidates"),
 }
 
@@ -130,6 +132,14 @@ class Acquisition:
     needs: frozenset
     tasks: frozenset
     fn: Callable[[AcquisitionContext], np.ndarray]
+
+    def __post_init__(self):
+        unknown = set(self.needs) - set(_NEED_FIELDS)
+        if unknown:
+            raise ValueError(f"acquisition {self.name!r}: unknown needs {sorted(unknown)}; "
+                             f"valid needs: {', '.join(_NEED_FIELDS)}")
+        if "sample" in self.needs and "preds" not in self.needs:
+            raise ValueError(f"acquisition {self.name!r}: the need 'sample' comes with 'preds'")
 
     def __call__(self, ctx: AcquisitionContext) -> np.ndarray:
         if not isinstance(ctx, AcquisitionContext):
@@ -238,9 +248,10 @@ _BOTH = frozenset(TASKS)
 _CLS = frozenset({"classification"})
 _REG = frozenset({"regression"})
 _PREDS = frozenset({"preds"})
+_PREDS_AND_SAMPLE = frozenset({"preds", "sample"})
 
 ACQUISITIONS: dict[str, Acquisition] = {
-    "deimos": Acquisition("deimos", _PREDS, _BOTH, _deimos),
+    "deimos": Acquisition("deimos", _PREDS_AND_SAMPLE, _BOTH, _deimos),
     "random": Acquisition("random", frozenset(), _BOTH, _random),
     "max_variance": Acquisition("max_variance", _PREDS, _REG, _max_variance),
     "max_entropy": Acquisition("max_entropy", _PREDS, _CLS, _max_entropy),

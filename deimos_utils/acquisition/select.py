@@ -24,11 +24,9 @@ import torch.nn as nn
 
 from .._checks import check_candidates
 from . import deimos_batch, deimos_scores
-from ..uncertainty.calibration import noise_from_validation
+from ..uncertainty.calibration import DEFAULT_NOISE_FRACTION, noise_from_validation
 from ..uncertainty.mc_dropout import convert_dropout, dropout_layers, fixed_masks, mc_predict
 
-#: Appendix E's default fractions of the mean dropout variance
-DEFAULT_NOISE_FRACTION = {"regression": 0.15, "classification": 0.005}
 
 _EMBEDDINGS = (nn.Embedding, nn.EmbeddingBag)
 

@@ -26,7 +26,8 @@ import pandas as pd
 
 from . import paper
 from .seed_tests import paired_auc_test
-from .lmm import acquisitions_to_threshold, lmm_lrt
+from .lmm import lmm_lrt
+from .thresholds import acquisitions_to_threshold
 
 __all__ = ["ALPHA", "claims_table", "collect", "finished_runs"]
 
@@ -100,23 +101,10 @@ def _verdict(ok: bool | None, why_not: str | None) -> str:
     return "reproduced" if ok else "not reproduced"
 
 
-def claims_table(ours: dict, *, authors: dict | None = None, ratios_ours=None, ratios_authors=None,
-                 simulated_splicing: bool = True, sample_sizes: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per claim: claim, paper, authors' arrays, ours, verdict, reason.
-
-    ``ours``/``authors``: experiment -> results DataFrame (ours from the store, theirs from
-    :func:`~deimos_utils.data.authors.load_authors_results` cut with ``within_horizon``); an
-    experiment absent from ``ours`` is "not testable here". ``ratios_*``: Appendix A ratios.
-    ``sample_sizes``: Fig 3f's results with a ``sample_size`` column.
-    """
-    authors = authors or {}
-    rows = []
-
-    def add(claim, paper_text, theirs_text, ours_text, verdict, reason):
-        rows.append({"claim": claim, "paper": paper_text, "authors' arrays": theirs_text,
-                     "ours": ours_text, "verdict": verdict, "reason": reason})
-
-    # Tables 1 and 2: thresholds and orderings
+def _threshold_claims(ours: dict, authors: dict, simulated_splicing: bool) -> list:
+    """Tables 1 and 2: thresholds and orderings.
+    Rows as tuples (claim, paper, authors' arrays, ours, verdict, reason)."""
+    claims = []
     for exp, spec, metric, label, limit in (
             ("splicing", paper.TABLE1_SPLICING_MSE, "test_mse", "Table 1 (splicing): DEIMOS needs the fewest acquisitions", None),
             ("mnist_7v9_b1", paper.TABLE2_MNIST_7V9_ACCURACY, "test_accuracy", "Table 2 (MNIST 7 vs 9, b = 1): DEIMOS reaches each accuracy first", 200)):
@@ -136,9 +124,14 @@ def claims_table(ours: dict, *, authors: dict | None = None, ratios_ours=None, r
             ours_text = _cells(table)
             ok, detail = _ordering(table)
             ours_text += f" ({detail})"
-        add(label, paper_text, theirs_text, ours_text, _verdict(ok, why), why or "")
+        claims.append((label, paper_text, theirs_text, ours_text, _verdict(ok, why), why or ""))
+    return claims
 
-    # p-values: Table 2, Fig 2, Fig 3a/b
+
+def _p_value_claims(ours: dict, authors: dict) -> list:
+    """p-values: Table 2, Fig 2, Fig 3a/b.
+    Rows as tuples (claim, paper, authors' arrays, ours, verdict, reason)."""
+    claims = []
     for exp, metric, label in (("mnist_7v9_b1", "test_accuracy", "Table 2"),
                                ("utkface_b100", "test_rmse", "Fig 2 centre (UTKFace, b = 100)"),
                                ("utkface_b200", "test_rmse", "Fig 2 right (UTKFace, b = 200)"),
@@ -156,10 +149,15 @@ def claims_table(ours: dict, *, authors: dict | None = None, ratios_ours=None, r
             if why is None and other not in set(df.method):
                 why = f"no runs of {other}"
             ours_text, ok = _significance_cell(df, other, metric) if why is None else ("-", None)
-            add(f"{label}: DEIMOS better than {other}", f"p {text}", theirs_text, ours_text,
-                _verdict(ok, why), why or "")
+            claims.append((f"{label}: DEIMOS better than {other}", f"p {text}", theirs_text, ours_text,
+                           _verdict(ok, why), why or ""))
+    return claims
 
-    # Fig 3d: diversity
+
+def _diversity_claims(ours: dict) -> list:
+    """Fig 3d: batch diversity.
+    Rows as tuples (claim, paper, authors' arrays, ours, verdict, reason)."""
+    claims = []
     df = ours.get("mnist_7v9_b25")
     why = _status(df)
     ours_text, ok = "-", None
@@ -174,11 +172,16 @@ def claims_table(ours: dict, *, authors: dict | None = None, ratios_ours=None, r
         ours_text = "; ".join(f"above {m} in {s:.0%} of iterations" for m, s in shares.items()) or "-"
         ok = all(s > 0.5 for s in shares.values()) if shares else None
         why = why or (None if shares else "no batch diversity recorded for DEIMOS and BatchBALD / max entropy")
-    add("Fig 3d: DEIMOS's batches are more diverse than BatchBALD's and max entropy's",
-        "more diverse (figure)", "not testable: their arrays hold no predictions", ours_text,
-        _verdict(ok, why), why or "")
+    claims.append(("Fig 3d: DEIMOS's batches are more diverse than BatchBALD's and max entropy's",
+                   "more diverse (figure)", "not testable: their arrays hold no predictions", ours_text,
+                   _verdict(ok, why), why or ""))
+    return claims
 
-    # Fig 3f: sample sizes
+
+def _sample_size_claims(sample_sizes: pd.DataFrame | None) -> list:
+    """Fig 3f: representative sample sizes.
+    Rows as tuples (claim, paper, authors' arrays, ours, verdict, reason)."""
+    claims = []
     why, ours_text, ok = "our runs are not there yet", "-", None
     if sample_sizes is not None and not sample_sizes.empty:
         sizes = sorted(sample_sizes.sample_size.unique())
@@ -193,17 +196,40 @@ def claims_table(ours: dict, *, authors: dict | None = None, ratios_ours=None, r
                                              f"s{int(a)}", f"s{int(b)}", "test_accuracy").p_value))
         ours_text = "; ".join(f"{a} vs {b}: p {_fmt_p(p)}" for a, b, p in ps)
         ok, why = all(p >= ALPHA for _, _, p in ps), None
-    add("Fig 3f: DEIMOS does not depend on the representative sample size (500 / 2,500 / 5,000)",
-        "no significant difference", "not in their repository", ours_text, _verdict(ok, why), why or "")
+    claims.append(("Fig 3f: DEIMOS does not depend on the representative sample size (500 / 2,500 / 5,000)",
+                   "no significant difference", "not in their repository", ours_text, _verdict(ok, why), why or ""))
+    return claims
 
-    # Appendix A
+
+def _appendix_a_claims(ratios_ours, ratios_authors) -> list:
+    """Appendix A: greedy against optimal batches.
+    Rows as tuples (claim, paper, authors' arrays, ours, verdict, reason)."""
+    claims = []
+
     def ratio_text(r):
         return "-" if r is None else f"min ratio {float(np.min(r)):.4f} over {len(r)} instances"
     ok = None if ratios_ours is None else bool(np.min(ratios_ours) > 0.97)
-    add("Appendix A: every greedy / optimal ratio is above 0.97", "> 0.97", ratio_text(ratios_authors),
-        ratio_text(ratios_ours), _verdict(ok, None if ratios_ours is not None else "not computed"),
-        "" if ratios_ours is not None else "not computed")
-    return pd.DataFrame(rows)
+    claims.append(("Appendix A: every greedy / optimal ratio is above 0.97", "> 0.97", ratio_text(ratios_authors),
+                   ratio_text(ratios_ours), _verdict(ok, None if ratios_ours is not None else "not computed"),
+                   "" if ratios_ours is not None else "not computed"))
+    return claims
+
+
+def claims_table(ours: dict, *, authors: dict | None = None, ratios_ours=None, ratios_authors=None,
+                 simulated_splicing: bool = True, sample_sizes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per claim: claim, paper, authors' arrays, ours, verdict, reason.
+
+    ``ours``/``authors``: experiment -> results DataFrame (ours from the store, theirs from
+    :func:`~deimos_utils.data.authors.load_authors_results` cut with ``within_horizon``); an
+    experiment absent from ``ours`` is "not testable here". ``ratios_*``: Appendix A ratios.
+    ``sample_sizes``: Fig 3f's results with a ``sample_size`` column.
+    """
+    authors = authors or {}
+    claims = (_threshold_claims(ours, authors, simulated_splicing) + _p_value_claims(ours, authors)
+              + _diversity_claims(ours) + _sample_size_claims(sample_sizes)
+              + _appendix_a_claims(ratios_ours, ratios_authors))
+    columns = ("claim", "paper", "authors' arrays", "ours", "verdict", "reason")
+    return pd.DataFrame([dict(zip(columns, c)) for c in claims], columns=list(columns))
 
 
 def finished_runs(results: pd.DataFrame, n_iterations: int) -> pd.DataFrame:

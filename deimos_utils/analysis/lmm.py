@@ -1,47 +1,29 @@
-"""Statistics on active-learning results: mixed-model tests, data efficiency, batch diversity.
+"""Appendix C: the likelihood-ratio test between linear mixed models of two methods' curves.
 
-Results tables are pandas DataFrames in tidy form, one row per
-(experiment, method, seed, iteration), with at least the columns ``method``, ``seed``,
-``iteration``, ``n_acquired`` (points acquired so far, the initial set not counted) and a
-metric column (``test_accuracy``, ``test_mse``, ``test_rmse``, ...). When the table holds
-an ``experiment`` column with more than one experiment, pass ``experiment=`` to pick one.
-
-- :func:`lmm_lrt`: the likelihood-ratio test between linear mixed models of Appendix C
-  (random intercept per acquisition iteration; fixed effect of the method).
-- :func:`acquisitions_to_threshold` and :func:`format_threshold_table`: Tables 1 and 2
-  (acquisitions needed for the mean curve to reach a test-performance threshold).
-- :func:`batch_diversity`: mean pairwise symmetric KL divergence of a queried batch (Fig 3d, e).
+:func:`lmm_lrt` fits a random intercept per acquisition iteration and a fixed effect of the
+method, with and without that effect, on a tidy results table
+(:mod:`deimos_utils.analysis.results`); :class:`LRTResult` holds the outcome, with the
+p-value as log10 (:func:`chi2_log10_sf`) so that tiny ones stay finite. Tables 1 and 2 are
+in :mod:`deimos_utils.analysis.thresholds`, batch diversity in
+:mod:`deimos_utils.analysis.diversity`.
 """
 from __future__ import annotations
 
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .._checks import as_float_array
+from .results import check_methods, check_metric_values, check_results, higher_is_better_for
 
 __all__ = [
     "LRTResult",
     "lmm_lrt",
     "chi2_log10_sf",
-    "higher_is_better_for",
-    "acquisitions_to_threshold",
-    "format_threshold_table",
-    "NOT_REACHED",
-    "batch_diversity",
-    "DIVERSITY_EPS",
 ]
-
-#: Text shown by :func:`format_threshold_table` for a threshold a method never reached.
-NOT_REACHED = "not reached"
-
-#: Probabilities are clipped to at least this value before taking logs in :func:`batch_diversity`.
-DIVERSITY_EPS = 1e-12
 
 #: Optimizers tried in turn when a mixed-model fit does not converge. ``None`` is statsmodels'
 #: default (which itself runs bfgs, then lbfgs, then cg); the derivative-free ones come next.
@@ -51,86 +33,6 @@ _LOG10_TINY = math.log10(np.finfo(np.float64).tiny)
 
 # Warning categories passed through untouched rather than reported as fitting problems.
 _PASS_THROUGH = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
-
-_HIGHER_WORDS = ("accuracy", "acc", "auc", "r2", "f1", "precision", "recall", "pearson", "spearman")
-_LOWER_WORDS = ("mse", "rmse", "mae", "loss", "error", "nll", "ece", "brier")
-
-
-# ----------------------------------------------------------------------------------------------
-# Input checks
-# ----------------------------------------------------------------------------------------------
-def higher_is_better_for(metric: str) -> bool:
-    """Whether larger values of ``metric`` are better, read from its name.
-
-    Accuracy-like names (``accuracy``, ``auc``, ``r2``, ...) -> True; error-like names
-    (``mse``, ``rmse``, ``mae``, ``loss``, ``error``, ...) -> False. The name is split on
-    ``_``, ``-``, ``.`` and spaces and matched word by word. Raises ``ValueError`` when no
-    word (or words of both kinds) matches: pass ``higher_is_better`` explicitly then.
-    """
-    words = {w for w in str(metric).lower().replace("-", "_").replace(".", "_").replace(" ", "_").split("_") if w}
-    higher = bool(words & set(_HIGHER_WORDS))
-    lower = bool(words & set(_LOWER_WORDS))
-    if higher == lower:
-        raise ValueError(
-            f"cannot tell from the metric name {metric!r} whether higher is better; "
-            "pass higher_is_better=True or False"
-        )
-    return higher
-
-
-def _check_table(results, metric: str, required: Sequence[str], experiment) -> pd.DataFrame:
-    """The rows of one experiment, after checking the columns. Does not copy more than needed."""
-    if not isinstance(results, pd.DataFrame):
-        raise ValueError(f"results must be a pandas DataFrame, got {type(results).__name__}")
-    needed = list(dict.fromkeys([*required, metric]))
-    missing = [c for c in needed if c not in results.columns]
-    if missing:
-        raise ValueError(
-            f"results lacks the column(s) {missing}; columns present: {list(results.columns)}"
-        )
-    if "experiment" in results.columns:
-        present = list(pd.unique(results["experiment"]))
-        if experiment is None:
-            if len(present) > 1:
-                raise ValueError(
-                    f"results holds several experiments {present}; pass experiment= to pick one"
-                )
-        else:
-            if experiment not in present:
-                raise ValueError(
-                    f"experiment {experiment!r} is not in results; experiments present: {present}"
-                )
-            results = results[results["experiment"] == experiment]
-    elif experiment is not None:
-        raise ValueError(
-            f"experiment={experiment!r} was given but results has no 'experiment' column; "
-            f"columns present: {list(results.columns)}"
-        )
-    if len(results) == 0:
-        raise ValueError("results has no rows")
-    return results
-
-
-def _check_methods(results: pd.DataFrame, methods: Iterable) -> None:
-    present = list(pd.unique(results["method"]))
-    for m in methods:
-        if m not in present:
-            raise ValueError(f"method {m!r} is not in results; methods present: {present}")
-
-
-def _check_metric_values(values: pd.Series, metric: str) -> np.ndarray:
-    try:
-        y = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"metric column {metric!r} must be numeric: {err}") from None
-    bad = ~np.isfinite(y)
-    if bad.any():
-        raise ValueError(
-            f"metric column {metric!r} holds {int(bad.sum())} NaN or infinite values "
-            f"in the rows used; drop or fill them first"
-        )
-    return y
-
 
 # ----------------------------------------------------------------------------------------------
 # Likelihood-ratio test between linear mixed models (Appendix C)
@@ -263,6 +165,38 @@ def _fit_with_fallbacks(formula: str, data: pd.DataFrame, group: str, reml: bool
     return res, ok, notes + messages, passed
 
 
+def _model_data(table: pd.DataFrame, method_a, method_b, metric: str, group: str) -> tuple[pd.DataFrame, float]:
+    """``(data, sd)``: the two methods' rows as columns ``y`` (the metric standardised: mean 0,
+    sd 1), ``is_b`` (1 for ``method_b``, 0 for ``method_a``) and ``grp``; ``sd`` the metric's sd.
+    Raises ValueError for NaN values, missing groups, fewer than two groups, a constant metric."""
+    rows = table[table["method"].isin([method_a, method_b])]
+    y = check_metric_values(rows[metric], metric)
+    n_groups = rows[group].nunique(dropna=True)
+    if rows[group].isna().any():
+        raise ValueError(f"group column {group!r} holds missing values in the rows used")
+    if n_groups < 2:
+        raise ValueError(
+            f"the two methods' rows span {n_groups} distinct {group!r} value(s); "
+            "the mixed model needs at least two iterations"
+        )
+    sd = float(np.std(y))
+    if not sd > 0:
+        raise ValueError(
+            f"metric {metric!r} is constant over the rows of {method_a!r} and {method_b!r}; "
+            "there is nothing to test"
+        )
+    centre = float(np.mean(y))
+    data = pd.DataFrame(
+        {
+            "y": (y - centre) / sd,
+            # b coded 1 and a 0: the coefficient is b minus a.
+            "is_b": (rows["method"].to_numpy() == method_b).astype(np.float64),
+            "grp": rows[group].to_numpy(),
+        }
+    )
+    return data, sd
+
+
 def lmm_lrt(
     results: pd.DataFrame,
     method_a,
@@ -334,36 +268,12 @@ def lmm_lrt(
         )
     if method_a == method_b:
         raise ValueError(f"method_a and method_b are the same method {method_a!r}")
-    table = _check_table(results, metric, ["method", group], experiment)
-    _check_methods(table, [method_a, method_b])
+    table = check_results(results, metric, ["method", group], experiment)
+    check_methods(table, [method_a, method_b])
     if higher_is_better is None:
         higher_is_better = higher_is_better_for(metric)
 
-    rows = table[table["method"].isin([method_a, method_b])]
-    y = _check_metric_values(rows[metric], metric)
-    n_groups = rows[group].nunique(dropna=True)
-    if rows[group].isna().any():
-        raise ValueError(f"group column {group!r} holds missing values in the rows used")
-    if n_groups < 2:
-        raise ValueError(
-            f"the two methods' rows span {n_groups} distinct {group!r} value(s); "
-            "the mixed model needs at least two iterations"
-        )
-    sd = float(np.std(y))
-    if not sd > 0:
-        raise ValueError(
-            f"metric {metric!r} is constant over the rows of {method_a!r} and {method_b!r}; "
-            "there is nothing to test"
-        )
-    centre = float(np.mean(y))
-    data = pd.DataFrame(
-        {
-            "y": (y - centre) / sd,
-            # b coded 1 and a 0: the coefficient is b minus a.
-            "is_b": (rows["method"].to_numpy() == method_b).astype(np.float64),
-            "grp": rows[group].to_numpy(),
-        }
-    )
+    data, sd = _model_data(table, method_a, method_b, metric, group)
 
     null, ok_null, msg_null, pass_null = _fit_with_fallbacks("y ~ 1", data, "grp", False, "null model")
     alt, ok_alt, msg_alt, pass_alt = _fit_with_fallbacks(
@@ -412,177 +322,3 @@ def lmm_lrt(
         converged=bool(ok_null and ok_alt),
         warnings=messages,
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# Acquisitions needed to reach a threshold (Tables 1 and 2)
-# ----------------------------------------------------------------------------------------------
-def acquisitions_to_threshold(
-    results: pd.DataFrame,
-    metric: str,
-    thresholds: Sequence[float],
-    higher_is_better: bool | None = None,
-    *,
-    methods: Sequence | None = None,
-    experiment=None,
-) -> pd.DataFrame:
-    """Acquisitions each method needs for its mean curve to reach each threshold.
-
-    Per method, the curve is the mean of ``metric`` over the repeats (seeds) at each
-    ``n_acquired`` (the mean of the rows present there). The entry for a threshold is the
-    smallest ``n_acquired`` at which that mean is ``>= threshold`` (higher is better) or
-    ``<= threshold`` (lower is better).
-
-    Parameters
-    ----------
-    results : DataFrame
-        Tidy results with columns ``method``, ``n_acquired`` and ``metric``.
-    metric : str
-        Metric column.
-    thresholds : sequence of float
-        Thresholds, in the order of the rows of the output.
-    higher_is_better : bool, optional
-        Default read from the metric's name (:func:`higher_is_better_for`).
-    methods : sequence, optional
-        Methods (columns) to report, in this order; default all, in order of appearance.
-    experiment : optional
-        Which experiment's rows to use when the table holds several.
-
-    Returns
-    -------
-    DataFrame
-        Indexed by threshold (index name ``"threshold"``), one column per method, nullable
-        ``Int64`` dtype; ``pd.NA`` where the mean curve never reaches the threshold (render
-        it with :func:`format_threshold_table`).
-    """
-    table = _check_table(results, metric, ["method", "n_acquired"], experiment)
-    if methods is None:
-        methods = list(pd.unique(table["method"]))
-    else:
-        methods = list(methods)
-        _check_methods(table, methods)
-        table = table[table["method"].isin(methods)]
-    if higher_is_better is None:
-        higher_is_better = higher_is_better_for(metric)
-    thr = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
-    if thr.ndim != 1 or thr.size == 0:
-        raise ValueError(f"thresholds must be a non-empty 1-D sequence, got {thresholds!r}")
-    if not np.all(np.isfinite(thr)):
-        raise ValueError(f"thresholds must be finite, got {thresholds!r}")
-    _check_metric_values(table[metric], metric)
-    if table["n_acquired"].isna().any():
-        raise ValueError("column 'n_acquired' holds missing values")
-
-    curves = table.groupby(["method", "n_acquired"], sort=True)[metric].mean()
-    out = pd.DataFrame(index=pd.Index(thr, name="threshold"))
-    for m in methods:
-        curve = curves.loc[m]
-        n = curve.index.to_numpy()
-        v = curve.to_numpy(dtype=np.float64)
-        reached = v[None, :] >= thr[:, None] if higher_is_better else v[None, :] <= thr[:, None]
-        first = reached.argmax(axis=1)
-        col = pd.array([int(n[i]) if reached[k, i] else pd.NA for k, i in enumerate(first)], dtype="Int64")
-        out[m] = col
-    out.columns.name = "method"
-    return out
-
-
-def _cell_text(value) -> str | None:
-    """Text for one cell: the integer, ``NOT_REACHED``, or None for a missing entry."""
-    if isinstance(value, str):
-        return value
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if float(value) == int(value):
-        return str(int(value))
-    return str(value)
-
-
-def format_threshold_table(table: pd.DataFrame, paper=None) -> pd.DataFrame:
-    """Render a table from :func:`acquisitions_to_threshold` as text.
-
-    Each cell is the number of acquisitions, or ``"not reached"``. With ``paper`` (a
-    DataFrame indexed by threshold with one column per method, or a mapping
-    ``{method: [values in the order of the thresholds]}`` or ``{method: {threshold: value}}``),
-    cells read ``"ours (paper)"``, e.g. ``"72 (69)"``; a paper cell that is missing (NaN/None,
-    or a method or threshold the paper does not list) leaves ours alone, and a paper cell
-    that the paper marks as never reached should be given as the string ``"not reached"``.
-    """
-    if not isinstance(table, pd.DataFrame):
-        raise ValueError(f"table must be a pandas DataFrame, got {type(table).__name__}")
-    if paper is not None:
-        if isinstance(paper, Mapping) and not isinstance(paper, pd.DataFrame):
-            cols = {}
-            for m, vals in paper.items():
-                if isinstance(vals, Mapping):
-                    cols[m] = pd.Series(vals, dtype=object)
-                else:
-                    vals = list(vals)
-                    if len(vals) != len(table.index):
-                        raise ValueError(
-                            f"paper[{m!r}] has {len(vals)} values but the table has "
-                            f"{len(table.index)} thresholds"
-                        )
-                    cols[m] = pd.Series(vals, index=table.index, dtype=object)
-            paper = pd.DataFrame(cols)
-        elif not isinstance(paper, pd.DataFrame):
-            raise ValueError(
-                f"paper must be a DataFrame or a mapping of method -> values, got {type(paper).__name__}"
-            )
-        paper = paper.astype(object).reindex(index=table.index, columns=table.columns)
-    out = pd.DataFrame(index=table.index, columns=table.columns, dtype=object)
-    for m in table.columns:
-        for t in table.index:
-            ours = _cell_text(table.at[t, m])
-            text = NOT_REACHED if ours is None else ours
-            if paper is not None:
-                theirs = _cell_text(paper.at[t, m])
-                if theirs is not None:
-                    text = f"{text} ({theirs})"
-            out.at[t, m] = text
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
-# Batch diversity (Fig 3d, e)
-# ----------------------------------------------------------------------------------------------
-def batch_diversity(probs_of_batch, eps: float = DIVERSITY_EPS) -> float:
-    """Mean symmetric KL divergence between the predicted class distributions of a batch.
-
-    ``mean over pairs i < j of KL(p_i || p_j) + KL(p_j || p_i)
-    = sum_c (p_ic - p_jc) (log p_ic - log p_jc)``, in nats.
-
-    Parameters
-    ----------
-    probs_of_batch : array (b, C), numpy or torch
-        Class probabilities of the b points of one queried batch; rows must be
-        non-negative and sum to 1 (within 1e-3).
-    eps : float
-        Probabilities are clipped to ``[eps, 1]`` inside the logs only (the weights stay
-        unclipped), so a zero probability contributes a finite ``log(eps)`` term instead of
-        an infinite one. Default 1e-12.
-
-    Returns
-    -------
-    float
-        The mean over the ``b (b - 1) / 2`` unordered pairs; NaN when ``b < 2`` (no pair).
-    """
-    p = as_float_array(probs_of_batch, "probs_of_batch", (2,))
-    if p.shape[1] < 1:
-        raise ValueError(f"probs_of_batch needs at least one class column, got shape {p.shape}")
-    if np.any(p < 0):
-        raise ValueError("probs_of_batch holds negative probabilities")
-    sums = p.sum(axis=1)
-    if p.shape[0] and not np.allclose(sums, 1.0, atol=1e-3):
-        worst = float(sums[np.argmax(np.abs(sums - 1.0))])
-        raise ValueError(f"rows of probs_of_batch must sum to 1, found a row summing to {worst}")
-    if not (0 < eps < 1):
-        raise ValueError(f"eps must lie in (0, 1), got {eps}")
-    b = p.shape[0]
-    if b < 2:
-        return float("nan")
-    logp = np.log(np.clip(p, eps, 1.0))
-    # (b, b) matrix of symmetric KL: sum_c (p_i - p_j)(log p_i - log p_j); exactly 0 for equal rows.
-    sym = np.einsum("ijc,ijc->ij", p[:, None, :] - p[None, :, :], logp[:, None, :] - logp[None, :, :])
-    iu = np.triu_indices(b, k=1)
-    return float(sym[iu].mean())

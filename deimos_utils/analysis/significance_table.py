@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..experiment.config import EXPERIMENTS
 from .paper import PAPER_P_VALUES
-from ..figures.common import METHOD_LABELS
+from ..acquisition.labels import METHOD_LABELS
 from ..experiment.store import load_results
 
 #: which notebook runs each experiment
@@ -83,35 +83,6 @@ def significance_table(found: dict, reference: str = "deimos") -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True)
 
 
-#: -log10 p beyond which the heatmap's colours saturate (the cells still print the p-value)
-HEATMAP_CLIP = 12.0
-
-
-def plot_significance(table: pd.DataFrame):
-    """The p-value heatmap: one row per experiment, one column per baseline; each cell prints
-    the LMM p-value of DEIMOS against that baseline and is coloured by -log10 p, red where
-    DEIMOS is better, blue where the baseline is (saturating at p = 1e-12; white: p near 1)."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-    import seaborn as sns
-
-    rows = table.dropna(subset=["log10 p"])
-    signed = -rows["log10 p"].astype(float) * np.where(rows["better"] == "DEIMOS", 1.0, -1.0)
-    cells = rows.assign(signed=signed)
-    values = cells.pivot_table(index="experiment", columns="method", values="signed", aggfunc="first",
-                               sort=False)
-    labels = cells.pivot_table(index="experiment", columns="method", values="p-value",
-                               aggfunc="first", sort=False).reindex_like(values).fillna("")
-    fig, ax = plt.subplots(figsize=(1.3 * max(values.shape[1], 3) + 2, 0.5 * max(len(values), 2) + 1.2))
-    sns.heatmap(values, annot=labels, fmt="", cmap="RdBu_r", center=0, vmin=-HEATMAP_CLIP,
-                vmax=HEATMAP_CLIP, linewidths=0.5, annot_kws={"fontsize": 8}, ax=ax,
-                cbar_kws={"label": "-log10 p; red: DEIMOS better, blue: baseline better"})
-    ax.set_xlabel("DEIMOS against")
-    ax.set_ylabel("")
-    fig.tight_layout()
-    return fig
-
-
 def authors_significance_table(data_dir=None, experiments=AUTHORS_ORDER) -> tuple[pd.DataFrame, list]:
     """:func:`significance_table` on the authors' arrays, each cut to the paper's range
     (:func:`deimos_utils.data.authors.within_horizon`: what reproduces the paper's p-values).
@@ -142,7 +113,7 @@ def beside_authors(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
     ``better (ours)``, ``p (their arrays)``, ``better (their arrays)``, ``p (paper)``;
     ``"-"`` where one side has no row.
     """
-    from ..figures.authors_overlay import AUTHORS_EXPERIMENT_OF
+    from ..data.authors import AUTHORS_EXPERIMENT_OF
 
     key = ["experiment", "method"]
     ours_of = {v: k for k, v in AUTHORS_EXPERIMENT_OF.items() if k != v}  # their -> our name

@@ -5,7 +5,7 @@
 - :func:`is_simulated`, :func:`data_label`, :func:`figure_title`: figure titles that name the
   data (``"SIMULATED library"`` for simulated data), the preset and the repeats.
 - :func:`threshold_comparison`: Tables 1 and 2, acquisitions needed to reach each threshold
-  (:func:`deimos_utils.analysis.lmm.acquisitions_to_threshold`), ours beside the authors' arrays'
+  (:func:`deimos_utils.analysis.thresholds.acquisitions_to_threshold`), ours beside the authors' arrays'
   (:func:`deimos_utils.figures.authors_overlay.authors_thresholds`) and the paper's.
 - :func:`lmm_comparison`: Appendix C, DEIMOS against each other method of one experiment's
   results (:func:`deimos_utils.analysis.lmm.lmm_lrt`), the p-values (:func:`format_p_value`, finite
@@ -25,12 +25,19 @@ import numpy as np
 import pandas as pd
 
 from .paper import PAPER_P_VALUES
-from ..figures.common import METHOD_LABELS
-from .lmm import acquisitions_to_threshold, format_threshold_table, lmm_lrt
+from ..acquisition.labels import method_label
+from .lmm import lmm_lrt
+from .thresholds import acquisitions_to_threshold, format_threshold_table
 
 __all__ = [
     "CONFIG_FIELDS",
     "method_label",
+    "require_columns",
+    "methods_in",
+    "other_methods",
+    "lrt_row",
+    "p_value_cells",
+    "fit_note",
     "config_summary",
     "describe_runs",
     "is_simulated",
@@ -63,12 +70,9 @@ _NAMES_THE_RUN = ("experiment", "preset", "tag")
 VALUE, PROVENANCE = "value", "provenance"
 
 
-def method_label(method: str) -> str:
-    """The display name of an acquisition method (``"kcenter"`` -> ``"Robust k-center"``)."""
-    return METHOD_LABELS.get(method, method)
-
-
-def _require(results, columns: Sequence[str], what: str) -> pd.DataFrame:
+def require_columns(results, columns: Sequence[str], what: str) -> pd.DataFrame:
+    """``results`` when it is a non-empty DataFrame with ``columns``; ValueError naming
+    ``what`` (the calling function) otherwise."""
     if not isinstance(results, pd.DataFrame):
         raise ValueError(f"{what}: results must be a pandas DataFrame, got {type(results).__name__}")
     missing = [c for c in columns if c not in results.columns]
@@ -80,7 +84,9 @@ def _require(results, columns: Sequence[str], what: str) -> pd.DataFrame:
     return results
 
 
-def _methods_in(results: pd.DataFrame, methods) -> list:
+def methods_in(results: pd.DataFrame, methods) -> list:
+    """``methods`` (default: every method of ``results``, in order of appearance), each
+    checked to be in ``results``."""
     present = list(dict.fromkeys(results["method"]))
     if methods is None:
         return present
@@ -91,14 +97,14 @@ def _methods_in(results: pd.DataFrame, methods) -> list:
     return methods
 
 
-def _others(results: pd.DataFrame, reference: str, others, where: str = "results") -> list:
+def other_methods(results: pd.DataFrame, reference: str, others, where: str = "results") -> list:
     """The methods to compare ``reference`` with: ``others`` checked against ``results``,
     by default every other method in order of appearance. Raises when ``reference`` is not
     in ``results`` (described as ``where`` in the message)."""
     present = list(dict.fromkeys(results["method"]))
     if reference not in present:
         raise ValueError(f"reference method {reference!r} is not in {where}; methods present: {present}")
-    return [m for m in present if m != reference] if others is None else _methods_in(results, others)
+    return [m for m in present if m != reference] if others is None else methods_in(results, others)
 
 
 # ------------------------------------------------------------------------------------ what ran
@@ -159,7 +165,7 @@ def describe_runs(results: pd.DataFrame, by: str = "method") -> pd.DataFrame:
     """One row per value of ``by`` (a method, or e.g. ``"sample_size"``; in order of
     appearance): repeats, table rows per repeat, batch size and points acquired in the
     longest repeat. Stable across machines (no metrics)."""
-    _require(results, (by, "seed", "iteration", "n_acquired", "batch_size"), "describe_runs")
+    require_columns(results, (by, "seed", "iteration", "n_acquired", "batch_size"), "describe_runs")
     rows = []
     for m in dict.fromkeys(results[by]):
         r = results[results[by] == m]
@@ -241,8 +247,8 @@ def threshold_comparison(results: pd.DataFrame, metric: str, thresholds: Sequenc
     (ours, floats), ``"acquisitions"`` (``{method: [int or None per threshold]}``, ours) and,
     with ``authors``, ``"authors"`` (as given, for :func:`~deimos_utils.figures.common.save_numbers`).
     """
-    _require(results, ("method", "n_acquired", metric), "threshold_comparison")
-    methods = _methods_in(results, methods)
+    require_columns(results, ("method", "n_acquired", metric), "threshold_comparison")
+    methods = methods_in(results, methods)
     theirs = dict(paper) if paper is not None else {}
     paper_thresholds = theirs.pop("thresholds", None)
     if thresholds is None:
@@ -311,7 +317,7 @@ def format_p_value(log10_p: float) -> str:
     return f"{mantissa:.1f}e{exponent}"
 
 
-def _lrt_row(rows: pd.DataFrame, a, b, metric, higher_is_better):
+def lrt_row(rows: pd.DataFrame, a, b, metric, higher_is_better):
     """``(LRTResult or None, notes)``: the test on ``rows``, warnings and errors as notes
     (a test that cannot be run, or whose fits all fail, is noted, not raised)."""
     with warnings.catch_warnings():
@@ -324,7 +330,7 @@ def _lrt_row(rows: pd.DataFrame, a, b, metric, higher_is_better):
     return res, list(res.warnings)
 
 
-def _p_cells(res) -> dict:
+def p_value_cells(res) -> dict:
     """The ``p-value`` (text) and ``log10 p`` cells of a test's row; ``"n/a"`` and NaN
     without a test."""
     if res is None:
@@ -332,7 +338,7 @@ def _p_cells(res) -> dict:
     return {"p-value": format_p_value(res.log10_p_value), "log10 p": round(res.log10_p_value, 2)}
 
 
-def _note(notes: list) -> str:
+def fit_note(notes: list) -> str:
     """A short cell for a table: ``""``, ``"not tested: ..."`` or ``"k fit warning(s)"``."""
     if not notes:
         return ""
@@ -363,23 +369,23 @@ def lmm_comparison(results: pd.DataFrame, others=None, *, reference: str = "deim
     metric at a tiny preset). Fit warnings are collected instead of shown: the full messages
     are in ``table.attrs["notes"]`` (``{method: [messages]}``).
     """
-    _require(results, ("method", "iteration", metric), "lmm_comparison")
+    require_columns(results, ("method", "iteration", metric), "lmm_comparison")
     experiment = _single_experiment(results)
     rows = results[np.isfinite(pd.to_numeric(results[metric], errors="coerce"))]
-    others = _others(results, reference, others)
+    others = other_methods(results, reference, others)
     out, all_notes = [], {}
     for m in others:
-        res, notes = _lrt_row(rows, reference, m, metric, higher_is_better)
+        res, notes = lrt_row(rows, reference, m, metric, higher_is_better)
         theirs = "-"
         if paper is not None and experiment is not None:
             theirs = paper.get((experiment, m), "-")
         out.append({
             "method": method_label(m),
-            **_p_cells(res),
+            **p_value_cells(res),
             f"{method_label(reference)} - method": float("nan") if res is None else -res.effect,
             "better": "-" if res is None or res.better is None else method_label(res.better),
             "p-value (paper)": theirs,
-            "fit notes": _note(notes),
+            "fit notes": fit_note(notes),
         })
         all_notes[m] = notes
     table = pd.DataFrame(out).set_index("method")

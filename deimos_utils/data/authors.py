@@ -28,7 +28,9 @@ __all__ = [
     "AUTHORS_REPO",
     "AUTHORS_COMMIT",
     "AUTHORS_EXPERIMENTS",
+    "AUTHORS_EXPERIMENT_OF",
     "AUTHORS_SEEDS",
+    "authors_experiment_of",
     "AuthorsExperiment",
     "authors_file",
     "verify_authors_file",
@@ -123,6 +125,16 @@ AUTHORS_EXPERIMENTS: dict[str, AuthorsExperiment] = {
 }
 
 #: the authors' initial sets: our experiment prefix -> their index files (seed k -> k+1)
+#: our experiment -> the authors' arrays shown beside it
+AUTHORS_EXPERIMENT_OF = {
+    "mnist_7v9_b1": "mnist_7v9_b1",
+    "mnist_7v9_b25": "mnist_7v9_b25",
+    "mnist_0to9_b25": "mnist_0to9_b100",  # their 0-9 arrays are batches of 100 only
+    "mnist_0to9_b100": "mnist_0to9_b100",
+    "utkface_b100": "utkface_b100",
+    "utkface_b200": "utkface_b200",
+    "splicing": "splicing",
+}
 _INITIAL_SETS = {
     "mnist_7v9": ("MNIST/Binary_7_9_AL_Scripts/trainindices{k}.npy", 10),
     "mnist_0to9": ("MNIST/MultiClass_AL_Scripts/trainindices{k}.npy", 30),
@@ -219,11 +231,21 @@ def _load_array(path: Path, kind: str) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------ results
 
+def _lookup(table: dict, experiment: str, whose: str):
+    if experiment not in table:
+        raise ValueError(f"the authors published no arrays for {whose}experiment {experiment!r}; "
+                         f"experiments with arrays: {', '.join(table)}")
+    return table[experiment]
+
+
 def _check_experiment(experiment: str) -> AuthorsExperiment:
-    if experiment not in AUTHORS_EXPERIMENTS:
-        raise ValueError(f"the authors published no arrays for experiment {experiment!r}; "
-                         f"experiments with arrays: {', '.join(AUTHORS_EXPERIMENTS)}")
-    return AUTHORS_EXPERIMENTS[experiment]
+    return _lookup(AUTHORS_EXPERIMENTS, experiment, "")
+
+
+def authors_experiment_of(experiment: str) -> str:
+    """The authors' experiment whose arrays go with our ``experiment``
+    (:data:`AUTHORS_EXPERIMENT_OF`); ValueError listing ours that have arrays otherwise."""
+    return _lookup(AUTHORS_EXPERIMENT_OF, experiment, "our ")
 
 
 def _check_curve(values: np.ndarray, path: Path, spec: AuthorsExperiment, n_acquired: int) -> None:

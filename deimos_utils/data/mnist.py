@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..experiment.config import ALData
+from ..data.aldata import ALData
 from .paths import (
     DamagedDataError,
     MissingDataError,
@@ -167,7 +167,7 @@ def _arrays(root: Path, download: bool) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def load_mnist(data_dir=None, classes: Sequence[int] | None = None, download: bool = True) -> ALData:
-    """MNIST as an :class:`~deimos_utils.experiment.config.ALData` bundle.
+    """MNIST as an :class:`~deimos_utils.data.aldata.ALData` bundle.
 
     Parameters
     ----------

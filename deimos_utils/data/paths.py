@@ -11,6 +11,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from ..locations import project_root
+
 ENV_VAR = "DEIMOS_DATA_DIR"
 
 
@@ -30,8 +32,6 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser().resolve()
-    from ..locations import project_root
-
     return (project_root() / "data").resolve()
 
 

@@ -543,6 +543,54 @@ def _check_complete(n_files: int, source: _Source) -> None:
     )
 
 
+def _cached_or_decoded(source, resolution: int, cache_dirs: list, cache_paths: list, progress: bool,
+                       workers, use_cache: bool) -> tuple:
+    """``(arrays, fingerprint, used_cache, from_cache)``: the first readable cache of
+    ``cache_paths``, else the decoded ``source`` (written to the first writable cache)."""
+    arrays = fingerprint = None
+    used_cache: Path | None = None
+    from_cache = False
+    previous = None
+    if use_cache:
+        for path in cache_paths:
+            arrays, fp = _read_cache(path, resolution, source)
+            if arrays is not None:
+                fingerprint, used_cache, from_cache = fp, path, True
+                logger.info("UTKFace: %d images read from cache %s", len(arrays["names"]), path)
+                break
+            if fp is not None and previous is None:
+                previous = fp.get("fingerprint")
+
+    if arrays is None:
+        logger.info("UTKFace: decoding %s (%s) at %dpx", source.directory, source.kind, resolution)
+        arrays = _decode_source(source, resolution, progress, workers)
+        if use_cache:
+            fingerprint = _fingerprint(source, previous=previous)
+            meta = {
+                "version": CACHE_VERSION,
+                "resolution": resolution,
+                "resample": RESAMPLE,
+                "source_kind": source.kind,
+                "source_dir": str(source.directory),
+                "fingerprint": fingerprint,
+            }
+            for path in cache_paths:
+                try:
+                    _write_cache(path, arrays, meta)
+                except OSError as exc:
+                    logger.info("UTKFace: cannot write cache %s (%s)", path, exc)
+                    continue
+                used_cache = path
+                break
+            else:
+                warnings.warn(
+                    "UTKFace: could not write a cache in "
+                    + " or ".join(str(d) for d in cache_dirs)
+                    + "; the images will be decoded again next time."
+                )
+    return arrays, fingerprint, used_cache, from_cache
+
+
 def load_utkface(
     data_dir: str | os.PathLike | None = None,
     resolution: int = 64,
@@ -608,47 +656,8 @@ def load_utkface(
         cache_dirs = [root / "cache", _user_cache_dir()]
     cache_paths = [utkface_cache_path(d, source.directory, resolution) for d in cache_dirs]
 
-    arrays = fingerprint = None
-    used_cache: Path | None = None
-    from_cache = False
-    previous = None
-    if use_cache:
-        for path in cache_paths:
-            arrays, fp = _read_cache(path, resolution, source)
-            if arrays is not None:
-                fingerprint, used_cache, from_cache = fp, path, True
-                logger.info("UTKFace: %d images read from cache %s", len(arrays["names"]), path)
-                break
-            if fp is not None and previous is None:
-                previous = fp.get("fingerprint")
-
-    if arrays is None:
-        logger.info("UTKFace: decoding %s (%s) at %dpx", source.directory, source.kind, resolution)
-        arrays = _decode_source(source, resolution, progress, workers)
-        if use_cache:
-            fingerprint = _fingerprint(source, previous=previous)
-            meta = {
-                "version": CACHE_VERSION,
-                "resolution": resolution,
-                "resample": RESAMPLE,
-                "source_kind": source.kind,
-                "source_dir": str(source.directory),
-                "fingerprint": fingerprint,
-            }
-            for path in cache_paths:
-                try:
-                    _write_cache(path, arrays, meta)
-                except OSError as exc:
-                    logger.info("UTKFace: cannot write cache %s (%s)", path, exc)
-                    continue
-                used_cache = path
-                break
-            else:
-                warnings.warn(
-                    "UTKFace: could not write a cache in "
-                    + " or ".join(str(d) for d in cache_dirs)
-                    + "; the images will be decoded again next time."
-                )
+    arrays, fingerprint, used_cache, from_cache = _cached_or_decoded(
+        source, resolution, cache_dirs, cache_paths, progress, workers, use_cache)
 
     skipped = tuple((str(n), str(r)) for n, r in arrays["skipped"])
     if skipped:

@@ -1,8 +1,10 @@
 """One active-learning experiment, from its configuration to its results tables.
 
-config        ExperimentConfig, the quick / cpu / paper presets (get_config) and the datasets'
-              ALData bundle
-loop          the active-learning loop: run_experiment (one method, one seed), run_all
+config        ExperimentConfig, the quick / cpu / paper presets (get_config), overrides from a
+              notebook's parameters (run_overrides)
+loop          the active-learning loop: Run (one method, one seed, in named steps),
+              run_experiment, run_all; the targets' standardisation
+sample_sizes  Fig 3f's runs at several representative sample sizes
 store         the resumable results store: one CSV table and JSON sidecar per run, one locked writer
 cli           ``python -m deimos_utils.experiment.cli``: run an experiment from the shell
 grid          experiment grids on dask (local, any cluster, Slurm)

@@ -28,13 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
+from .._checks import TASKS
 from ..acquisition.dense import DEFAULT_SMOOTHING, SMOOTHINGS
 from .training import OPTIMIZERS
 
 __all__ = [
-    "ALData",
     "ExperimentConfig",
     "EXPERIMENTS",
     "PRESETS",
@@ -43,131 +42,11 @@ __all__ = [
     "field_provenance",
     "PROVENANCE",
     "list_experiments",
-    "split_test",
+    "run_overrides",
 ]
 
 PRESETS = ("quick", "cpu", "paper")
 DATASETS = ("mnist", "splicing", "utkface", "custom")
-TASKS = ("classification", "regression")
-
-
-# ------------------------------------------------------------------------------------ data bundle
-
-@dataclass(eq=False)
-class ALData:
-    """What the active-learning loop needs from a dataset; any loader can produce it.
-
-    Attributes
-    ----------
-    x_pool : (P, ...) float32 tensor, the training data + pool (validation, initial set and
-        candidates are drawn from it).
-    y_pool : (P,) int64 class labels 0..C-1 (classification) or float32 targets (regression).
-    x_test, y_test : the held-out test set, same layout.
-    task : "classification" or "regression".
-    n_classes : C for classification, None for regression.
-    name : a short description (for titles).
-    pool_ids : (P,) int64 id of each pool point in the original dataset (e.g. the MNIST
-        training index); default 0..P-1. The results tables record picks as these ids.
-    test_ids : (T,) int64 ids of the test points in the original dataset; default 0..T-1.
-    class_names : optional names of the C classes (e.g. ``("7", "9")``).
-    source : provenance text (e.g. "simulated"), optional.
-    """
-
-    x_pool: torch.Tensor
-    y_pool: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    task: str
-    n_classes: int | None
-    name: str = ""
-    pool_ids: np.ndarray | None = None
-    test_ids: np.ndarray | None = None
-    class_names: tuple | None = None
-    source: str = ""
-
-    def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"ALData.task must be one of {TASKS}, got {self.task!r}")
-        self.x_pool = torch.as_tensor(self.x_pool)
-        self.x_test = torch.as_tensor(self.x_test)
-        ydtype = torch.int64 if self.task == "classification" else torch.float32
-        self.y_pool = torch.as_tensor(self.y_pool).to(ydtype).reshape(-1)
-        self.y_test = torch.as_tensor(self.y_test).to(ydtype).reshape(-1)
-        for xs, ys, what in ((self.x_pool, self.y_pool, "pool"), (self.x_test, self.y_test, "test")):
-            if xs.shape[0] != ys.shape[0]:
-                raise ValueError(f"ALData: x_{what} has {xs.shape[0]} points but y_{what} has {ys.shape[0]}")
-        if self.x_pool.shape[1:] != self.x_test.shape[1:]:
-            raise ValueError(
-                f"ALData: pool inputs {tuple(self.x_pool.shape[1:])} and test inputs "
-                f"{tuple(self.x_test.shape[1:])} differ in shape"
-            )
-        if self.task == "classification":
-            if self.n_classes is None or int(self.n_classes) < 2:
-                raise ValueError(f"ALData: classification needs n_classes >= 2, got {self.n_classes}")
-            self.n_classes = int(self.n_classes)
-            for ys, what in ((self.y_pool, "pool"), (self.y_test, "test")):
-                if ys.numel() and (int(ys.min()) < 0 or int(ys.max()) >= self.n_classes):
-                    raise ValueError(f"ALData: y_{what} holds labels outside 0..{self.n_classes - 1}")
-        else:
-            self.n_classes = None
-        self.pool_ids = self._ids(self.pool_ids, self.x_pool.shape[0], "pool_ids")
-        self.test_ids = self._ids(self.test_ids, self.x_test.shape[0], "test_ids")
-
-    @staticmethod
-    def _ids(ids, n: int, what: str) -> np.ndarray:
-        if ids is None:
-            return np.arange(n, dtype=np.int64)
-        ids = np.asarray(ids.cpu() if isinstance(ids, torch.Tensor) else ids, dtype=np.int64).reshape(-1)
-        if ids.shape[0] != n:
-            raise ValueError(f"ALData.{what} has {ids.shape[0]} entries for {n} points")
-        if np.unique(ids).size != n:
-            raise ValueError(f"ALData.{what} holds repeated ids")
-        return ids
-
-    @property
-    def n_pool(self) -> int:
-        return int(self.x_pool.shape[0])
-
-    @property
-    def n_test(self) -> int:
-        return int(self.x_test.shape[0])
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(int(s) for s in self.x_pool.shape[1:])
-
-    def class_counts(self) -> np.ndarray:
-        """(C,) number of pool points per class (classification only)."""
-        if self.task != "classification":
-            raise ValueError("class_counts() is for classification data")
-        return np.bincount(self.y_pool.numpy(), minlength=self.n_classes)
-
-    def __repr__(self) -> str:
-        extra = f", n_classes={self.n_classes}" if self.n_classes else ""
-        return (f"ALData({self.name!r}, task={self.task!r}{extra}, pool={tuple(self.x_pool.shape)}, "
-                f"test={tuple(self.x_test.shape)})")
-
-
-def split_test(x, y, test_fraction: float, seed: int, ids=None) -> tuple:
-    """Random split into pool and test sets: ``(x_pool, y_pool, x_test, y_test, pool_ids, test_ids)``.
-
-    ``round(test_fraction * N)`` points go to the test set; the split depends only on ``seed``
-    (the same for every run of an experiment). ``ids`` (default 0..N-1) are split alongside.
-    """
-    from ..runtime import make_rng
-
-    n = int(len(y))
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
-    n_test = int(round(test_fraction * n))
-    if n_test < 1 or n_test >= n:
-        raise ValueError(f"test_fraction {test_fraction} of {n} points leaves an empty pool or test set")
-    perm = make_rng(seed, "test-split").permutation(n)
-    test_idx = np.sort(perm[:n_test])
-    pool_idx = np.sort(perm[n_test:])
-    ids = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
-    ti, pi = torch.as_tensor(test_idx), torch.as_tensor(pool_idx)
-    return x[pi], y[pi], x[ti], y[ti], ids[pool_idx], ids[test_idx]
 
 
 # ------------------------------------------------------------------------------------ configuration
@@ -202,6 +81,9 @@ class ExperimentConfig:
 
     Appendix E: ``noise_fraction`` (tau^-1 = fraction * mean dropout variance, regression,
     0.1-0.2; tau_s^-1 = fraction * mean class dropout variance, classification, 0.001-0.01).
+    Its default, 0.01, is one value for both tasks, unlike
+    :data:`~deimos_utils.uncertainty.calibration.DEFAULT_NOISE_FRACTION`; every preset fixes
+    ``noise`` instead, and recorded runs name 0.01 in their sidecars, so it is left as it is.
     ``noise``: a fixed tau^-1 / tau_s^-1 in the target's units squared (the authors' constants)
     that overrides ``noise_fraction``; with ``standardize_y`` it is divided by the initial
     set's target variance, so that the model is the same. ``smoothing``: where tau_s^-1 enters
@@ -269,107 +151,121 @@ class ExperimentConfig:
             set_("classes", tuple(int(c) for c in self.classes))
         self._validate()
 
-    def _fail(self, name: str, message: str):
+    def fail(self, name: str, message: str):
+        """Raise the ValueError of a bad value: it names field ``name`` and the experiment."""
         raise ValueError(f"config field {name!r} of experiment {self.experiment!r}: {message}")
 
     def _validate(self) -> None:
+        """Every field checked, in this order: names, counts, values (the first bad one raises)."""
+        self._validate_names()
+        self._validate_counts()
+        self._validate_values()
+        self._validate_combinations()
+
+    def _validate_names(self) -> None:
         from ..acquisition.registry import ACQUISITIONS
         from .models import MODELS
 
         if not isinstance(self.experiment, str) or not self.experiment:
             raise ValueError("config field 'experiment' must be a non-empty string")
         if self.dataset not in DATASETS:
-            self._fail("dataset", f"unknown dataset {self.dataset!r}; valid: {', '.join(DATASETS)}")
+            self.fail("dataset", f"unknown dataset {self.dataset!r}; valid: {', '.join(DATASETS)}")
         if self.task not in TASKS:
-            self._fail("task", f"must be one of {TASKS}, got {self.task!r}")
+            self.fail("task", f"must be one of {TASKS}, got {self.task!r}")
         if not self.methods:
-            self._fail("methods", "name at least one acquisition method")
+            self.fail("methods", "name at least one acquisition method")
         for m in self.methods:
             if m not in ACQUISITIONS:
-                self._fail("methods", f"unknown method {m!r}; valid methods: {', '.join(ACQUISITIONS)}")
+                self.fail("methods", f"unknown method {m!r}; valid methods: {', '.join(ACQUISITIONS)}")
             if self.task not in ACQUISITIONS[m].tasks:
                 ok = [k for k, a in ACQUISITIONS.items() if self.task in a.tasks]
-                self._fail("methods", f"method {m!r} does not support {self.task}; "
+                self.fail("methods", f"method {m!r} does not support {self.task}; "
                                       f"methods for {self.task}: {', '.join(ok)}")
         if len(set(self.methods)) != len(self.methods):
-            self._fail("methods", f"repeated method names in {self.methods}")
+            self.fail("methods", f"repeated method names in {self.methods}")
         if self.model not in MODELS:
-            self._fail("model", f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
+            self.fail("model", f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
+
+    def _validate_counts(self) -> None:
         positive = ("n_initial", "n_acquired", "batch_size", "n_candidates", "n_repeats",
                     "train_batch_size", "predict_batch_size", "dense_units", "resolution")
         for name in positive:
             v = getattr(self, name)
             if not _is_int(v) or v < 1:
-                self._fail(name, f"must be an integer >= 1, got {v!r}")
+                self.fail(name, f"must be an integer >= 1, got {v!r}")
         if not _is_int(self.n_validation) or self.n_validation < 2:
-            self._fail("n_validation", f"must be an integer >= 2 (the noise term and the uncertainty "
+            self.fail("n_validation", f"must be an integer >= 2 (the noise term and the uncertainty "
                                        f"quality are estimated on the validation set), got {self.n_validation!r}")
         for name in ("train_steps", "train_epochs", "data_seed"):
             v = getattr(self, name)
             if not _is_int(v) or v < 0:
-                self._fail(name, f"must be an integer >= 0, got {v!r}")
+                self.fail(name, f"must be an integer >= 0, got {v!r}")
         if not _is_int(self.n_masks) or self.n_masks < 2:
-            self._fail("n_masks", f"must be an integer >= 2 (a covariance needs two masks), got {self.n_masks!r}")
+            self.fail("n_masks", f"must be an integer >= 2 (a covariance needs two masks), got {self.n_masks!r}")
         if self.train_steps == 0 and self.train_epochs == 0:
-            self._fail("train_steps", "train_steps and train_epochs are both 0: nothing would be trained")
+            self.fail("train_steps", "train_steps and train_epochs are both 0: nothing would be trained")
         if self.n_test is not None and (not _is_int(self.n_test) or self.n_test < 1):
-            self._fail("n_test", f"must be None or an integer >= 1, got {self.n_test!r}")
+            self.fail("n_test", f"must be None or an integer >= 1, got {self.n_test!r}")
         if self.batch_size > self.n_candidates:
-            self._fail("batch_size", f"batch_size = {self.batch_size} is larger than the number of "
+            self.fail("batch_size", f"batch_size = {self.batch_size} is larger than the number of "
                                      f"candidates n_candidates = {self.n_candidates}")
         if self.n_acquired % self.batch_size:
-            self._fail("n_acquired", f"n_acquired = {self.n_acquired} is not a multiple of "
+            self.fail("n_acquired", f"n_acquired = {self.n_acquired} is not a multiple of "
                                      f"batch_size = {self.batch_size}")
+
+    def _validate_values(self) -> None:
         for name in ("dropout", "conv_dropout"):
             p = getattr(self, name)
             if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p < 1:
-                self._fail(name, f"must satisfy 0 <= p < 1, got {p!r}")
+                self.fail(name, f"must satisfy 0 <= p < 1, got {p!r}")
         for name in ("learning_rate",):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not (np.isfinite(v) and v > 0):
-                self._fail(name, f"must be a finite number > 0, got {v!r}")
+                self.fail(name, f"must be a finite number > 0, got {v!r}")
         choices = {"smoothing": SMOOTHINGS, "optimizer": OPTIMIZERS,
                    "initial_set": ("random", "authors")}
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
-                self._fail(name, f"must be one of {', '.join(map(repr, valid))}, got {getattr(self, name)!r}")
+                self.fail(name, f"must be one of {', '.join(map(repr, valid))}, got {getattr(self, name)!r}")
         if self.noise is not None and (isinstance(self.noise, bool) or not isinstance(self.noise, (int, float))
                                        or not (np.isfinite(self.noise) and self.noise > 0)):
-            self._fail("noise", f"must be None (use noise_fraction) or a finite number > 0, got {self.noise!r}")
+            self.fail("noise", f"must be None (use noise_fraction) or a finite number > 0, got {self.noise!r}")
         if not _is_int(self.test_mc_passes) or self.test_mc_passes < 0 or self.test_mc_passes == 1:
-            self._fail("test_mc_passes", f"must be 0 (deterministic test predictions) or an integer "
+            self.fail("test_mc_passes", f"must be 0 (deterministic test predictions) or an integer "
                                          f">= 2, got {self.test_mc_passes!r}")
+
+    def _validate_combinations(self) -> None:
         if self.initial_set == "authors" and self.dataset != "mnist":
-            self._fail("initial_set", f"the authors' initial sets are used for MNIST only, not "
+            self.fail("initial_set", f"the authors' initial sets are used for MNIST only, not "
                                       f"{self.dataset!r} (splicing's index rows of the real A5SS "
                                       f"file with per-seed test splits; UTKFace's an unpublished split)")
         if self.initial_set == "authors" and self.n_repeats > 3:
-            self._fail("n_repeats", f"the authors published 3 initial sets (seeds 0-2); "
+            self.fail("n_repeats", f"the authors published 3 initial sets (seeds 0-2); "
                                     f"initial_set='authors' allows n_repeats <= 3, got {self.n_repeats}")
         if (isinstance(self.input_scale, bool) or not isinstance(self.input_scale, (int, float))
                 or not (np.isfinite(self.input_scale) and self.input_scale > 0)):
-            self._fail("input_scale", f"must be a finite number > 0, got {self.input_scale!r}")
+            self.fail("input_scale", f"must be a finite number > 0, got {self.input_scale!r}")
         for name in ("weight_decay_c", "noise_fraction"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not (np.isfinite(v) and v >= 0):
-                self._fail(name, f"must be a finite number >= 0, got {v!r}")
+                self.fail(name, f"must be a finite number >= 0, got {v!r}")
         if not 0 < self.test_fraction < 1:
-            self._fail("test_fraction", f"must lie in (0, 1), got {self.test_fraction!r}")
+            self.fail("test_fraction", f"must lie in (0, 1), got {self.test_fraction!r}")
         if not self.hidden or any(not _is_int(h) or h < 1 for h in self.hidden):
-            self._fail("hidden", f"must be a non-empty sequence of positive integers, got {self.hidden!r}")
+            self.fail("hidden", f"must be a non-empty sequence of positive integers, got {self.hidden!r}")
         if self.classes is not None:
             if self.dataset not in ("mnist", "custom"):
-                self._fail("classes", f"a class subset is for MNIST, not {self.dataset!r}")
+                self.fail("classes", f"a class subset is for MNIST, not {self.dataset!r}")
             if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
-                self._fail("classes", f"need two or more distinct classes, got {self.classes}")
+                self.fail("classes", f"need two or more distinct classes, got {self.classes}")
         if self.task == "regression" and self.dataset == "mnist":
-            self._fail("task", "MNIST is a classification dataset")
+            self.fail("task", "MNIST is a classification dataset")
         if self.task == "classification" and self.dataset in ("splicing", "utkface"):
-            self._fail("task", f"{self.dataset} is a regression dataset")
+            self.fail("task", f"{self.dataset} is a regression dataset")
         if not isinstance(self.tag, str) or any(c in self.tag for c in "/\\ "):
-            self._fail("tag", f"must be a string without slashes or spaces, got {self.tag!r}")
+            self.fail("tag", f"must be a string without slashes or spaces, got {self.tag!r}")
         if not isinstance(self.preset, str) or not self.preset or any(c in self.preset for c in "/\\ "):
-            self._fail("preset", f"must be a non-empty string without slashes or spaces, got {self.preset!r}")
+            self.fail("preset", f"must be a non-empty string without slashes or spaces, got {self.preset!r}")
 
     # ---------------------------------------------------------------- derived values
     @property
@@ -577,3 +473,28 @@ def get_config(experiment: str, /, preset: str = "quick", **overrides) -> Experi
     fields = dict(EXPERIMENTS[experiment][preset], experiment=experiment, preset=preset)
     fields.update(overrides)
     return ExperimentConfig(**fields)
+
+
+def run_overrides(*, n_acquired: int | None = None, n_repeats: int | None = None,
+                  tag: str = "") -> dict:
+    """Config overrides from a notebook's parameters (None = keep the preset's value).
+
+    A changed ``n_acquired`` also sets ``tag`` (when none is given) to
+    ``"n_acquired<value>"``, so that a shortened run writes to its own, clearly named results
+    folder (``<preset>-n_acquired<value>``). ``n_repeats`` needs no tag: repeat k is the same
+    whatever the number of repeats. Returns a dict for
+    :func:`~deimos_utils.experiment.config.get_config`.
+    """
+    out: dict = {}
+    for name, value in (("n_acquired", n_acquired), ("n_repeats", n_repeats)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise ValueError(f"{name} must be None or an integer >= 1, got {value!r}")
+        out[name] = int(value)
+    tag = "" if tag is None else str(tag)
+    if not tag and n_acquired is not None:
+        tag = f"n_acquired{int(n_acquired)}"
+    if tag:
+        out["tag"] = tag
+    return out

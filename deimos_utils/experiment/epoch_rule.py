@@ -74,7 +74,8 @@ def objective_by_epoch(config, x, y, epochs, seed: int = 0) -> dict[int, float]:
 
 def measure_family(family: str, data_dir=None, seed: int = 0, progress: bool = True) -> pd.DataFrame:
     """Rows (family, set, n_train, epochs, objective, seconds) for one model family."""
-    from .loop import initial_split, load_data
+    from ..data.aldata import load_data
+    from .loop import initial_split
 
     experiments = FAMILIES[family]
     configs = [get_config(e, "paper") for e in experiments]

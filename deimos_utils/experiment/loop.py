@@ -6,7 +6,8 @@ Each iteration (section 5, Appendix D):
 2. evaluate it on the test set (and the MC-dropout uncertainty on the validation set);
 3. draw the candidates: a random permutation of labelled + unlabelled pool points is read
    until it holds ``n_candidates`` unlabelled points. Those are the candidates of every
-   method; DEIMOS also scores the labelled points drawn along (its X_samp, Appendix D);
+   method; a method that needs ``"sample"`` (DEIMOS) also gets the predictions of the labelled
+   points drawn along (its X_samp, Appendix D);
 4. compute the fixed-mask MC-dropout predictions (and embeddings for k-center);
 5. acquire a batch through :data:`~deimos_utils.acquisition.registry.ACQUISITIONS`, reveal
    its labels, write the row, repeat.
@@ -35,22 +36,24 @@ import torch
 from . import store
 from ..acquisition.registry import ACQUISITIONS, AcquisitionContext, get_acquisition
 from ..uncertainty.calibration import noise_from_validation, uncertainty_quality, weight_decay
-from .config import ALData, ExperimentConfig, split_test
+from ..data.aldata import ALData, load_data
+from .config import ExperimentConfig
 from ..uncertainty.mc_dropout import embed, mc_predict
 from .models import build_model
 from .provenance import run_provenance
 from ..runtime import default_device, derive_seed, make_rng, progress_bar
-from ..analysis.lmm import batch_diversity
+from ..analysis.diversity import batch_diversity
 from .store import load_results, results_path
 from .training import evaluate, evaluate_mc, train_model
 
 __all__ = [
-    "ALData",
+    "Run",
     "RunState",
+    "target_scaling",
+    "initial_target_sd",
     "check_run",
     "initial_split",
     "draw_candidates",
-    "load_data",
     "run_experiment",
     "run_all",
     "load_results",
@@ -64,49 +67,6 @@ _RESUMABLE_FIELDS = ("methods", "n_repeats", "n_acquired")
 
 # ------------------------------------------------------------------------------------ data
 
-def load_data(config: ExperimentConfig, data_dir=None) -> ALData:
-    """The dataset of ``config`` as an :class:`ALData` bundle (loaders imported lazily).
-
-    MNIST: the official split (``classes`` selects digits). Splicing and UTKFace: a random
-    ``test_fraction`` test split fixed by ``config.data_seed``. ``dataset="custom"`` has no
-    loader: pass ``data=ALData(...)`` to :func:`run_experiment` instead.
-    """
-    if config.dataset == "mnist":
-        from ..data.mnist import load_mnist
-
-        return _scaled(load_mnist(data_dir, classes=config.classes), config.input_scale)
-    if config.dataset == "splicing":
-        from ..data.splicing import load_splicing
-
-        raw = load_splicing(data_dir)
-        source = getattr(raw, "source", "")
-        name = "5' splicing (A5SS)" if "simulated" not in source else "5' splicing (simulated)"
-    elif config.dataset == "utkface":
-        from ..data.utkface import load_utkface
-
-        raw = load_utkface(data_dir, resolution=config.resolution)
-        source = getattr(raw, "source", "")
-        name = f"UTKFace age ({config.resolution} px)"
-    else:
-        raise ValueError(
-            f"config field 'dataset' is {config.dataset!r}: there is no loader; pass "
-            "data=ALData(...) to run_experiment / run_all"
-        )
-    ids = getattr(raw, "ids", None)
-    ids = None if ids is None else np.asarray(ids)
-    xp, yp, xt, yt, pid, tid = split_test(raw.x, raw.y, config.test_fraction, config.data_seed, ids)
-    return _scaled(ALData(xp, yp, xt, yt, task="regression", n_classes=None, name=name,
-                          pool_ids=pid, test_ids=tid, source=source), config.input_scale)
-
-
-def _scaled(data: ALData, scale: float) -> ALData:
-    """``data`` with its inputs multiplied by ``scale`` (``input_scale``; 1 leaves them as they are)."""
-    if scale != 1.0:
-        data.x_pool = data.x_pool * float(scale)
-        data.x_test = data.x_test * float(scale)
-    return data
-
-
 def _test_subset(config: ExperimentConfig, data: ALData) -> np.ndarray:
     """Positions of the test points used (a fixed random subset when ``n_test`` is set)."""
     n = data.n_test
@@ -116,10 +76,6 @@ def _test_subset(config: ExperimentConfig, data: ALData) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ checks
-
-def _fail(name: str, config: ExperimentConfig, message: str):
-    raise ValueError(f"config field {name!r} of experiment {config.experiment!r}: {message}")
-
 
 def _initial_counts(config: ExperimentConfig, n_classes: int, rng: np.random.Generator | None) -> np.ndarray:
     """Points per class of a balanced initial set (the remainder to random classes)."""
@@ -144,32 +100,32 @@ def check_run(config: ExperimentConfig, data: ALData, method: str) -> None:
         ok = [k for k, a in ACQUISITIONS.items() if config.task in a.tasks]
         raise ValueError(f"method {method!r} does not support {config.task}; valid methods: {', '.join(ok)}")
     if data.task != config.task:
-        _fail("task", config, f"the config says {config.task!r} but the data are {data.task!r}")
+        config.fail("task", f"the config says {config.task!r} but the data are {data.task!r}")
     need = config.n_validation + config.n_initial + config.n_acquired
     if data.n_pool < need:
-        _fail("n_acquired", config,
-              f"the pool holds {data.n_pool} points but n_validation + n_initial + n_acquired = "
-              f"{config.n_validation} + {config.n_initial} + {config.n_acquired} = {need}")
+        config.fail("n_acquired",
+                    f"the pool holds {data.n_pool} points but n_validation + n_initial + n_acquired = "
+                    f"{config.n_validation} + {config.n_initial} + {config.n_acquired} = {need}")
     if config.task == "classification" and config.balanced_initial:
         C = data.n_classes
         if config.n_initial < C:
-            _fail("n_initial", config, f"a class-balanced initial set of {C} classes needs n_initial >= {C}, "
-                                       f"got {config.n_initial}")
+            config.fail("n_initial", f"a class-balanced initial set of {C} classes needs n_initial >= {C}, "
+                                             f"got {config.n_initial}")
         per_class = math.ceil(config.n_initial / C)
         counts = data.class_counts()
         short = [c for c in range(C) if counts[c] < per_class]
         if short:
             c = short[0]
-            _fail("n_initial", config,
-                  f"n_initial = {config.n_initial} needs up to {per_class} points of each class, but "
-                  f"class {c} has {counts[c]} in the pool")
+            config.fail("n_initial",
+                        f"n_initial = {config.n_initial} needs up to {per_class} points of each class, but "
+                        f"class {c} has {counts[c]} in the pool")
     model = build_model(config, data.input_shape, data.n_classes or 1)
     with torch.no_grad():
         out = model.eval()(data.x_pool[:2].float())
     want = (2, data.n_classes) if config.task == "classification" else (2,)
     if tuple(out.shape) != want:
-        _fail("model", config, f"model {config.model!r} outputs shape {tuple(out.shape)} for two "
-                               f"inputs {tuple(data.x_pool.shape[1:])}; expected {want}")
+        config.fail("model", f"model {config.model!r} outputs shape {tuple(out.shape)} for two "
+                                     f"inputs {tuple(data.x_pool.shape[1:])}; expected {want}")
 
 
 # ------------------------------------------------------------------------------------ sets
@@ -199,8 +155,8 @@ def initial_split(config: ExperimentConfig, data: ALData, seed: int, *,
         for c in range(data.n_classes):
             members = rest[y == c]
             if len(members) < counts[c]:
-                _fail("n_initial", config, f"class {c} has {len(members)} pool points outside the "
-                                           f"validation set; the balanced initial set needs {counts[c]}")
+                config.fail("n_initial", f"class {c} has {len(members)} pool points outside the "
+                                                 f"validation set; the balanced initial set needs {counts[c]}")
             parts.append(rng.choice(members, counts[c], replace=False))
         init = np.concatenate(parts)
     else:
@@ -213,14 +169,14 @@ def _authors_split(config, data, seed, rng, data_dir) -> tuple[np.ndarray, np.nd
 
     ids = authors_initial_ids(config.experiment, seed, data_dir)
     if len(ids) != config.n_initial:
-        _fail("n_initial", config, f"the authors' initial sets hold {len(ids)} points, not {config.n_initial}")
+        config.fail("n_initial", f"the authors' initial sets hold {len(ids)} points, not {config.n_initial}")
     k = np.searchsorted(np.sort(data.pool_ids), ids)
     order = np.argsort(data.pool_ids)
     k = np.minimum(k, len(order) - 1)
     found = data.pool_ids[order[k]] == ids
     if not np.all(found):
-        _fail("initial_set", config, f"the authors' initial set of seed {seed} holds ids "
-                                     f"{ids[~found][:5].tolist()} that are not in this dataset's pool")
+        config.fail("initial_set", f"the authors' initial set of seed {seed} holds ids "
+                                           f"{ids[~found][:5].tolist()} that are not in this dataset's pool")
     init = order[k]
     rest = np.setdiff1d(np.arange(data.n_pool), init)
     val = np.sort(rng.choice(rest, config.n_validation, replace=False))
@@ -258,18 +214,6 @@ class RunState:
         self.mask = np.zeros(data.n_pool, dtype=bool)
         self.mask[initial] = True
         self.eligible = np.setdiff1d(np.arange(data.n_pool), validation)
-        order = np.argsort(data.pool_ids)
-        self._ids_sorted = data.pool_ids[order]
-        self._pos_sorted = order
-
-    def positions_of(self, ids: np.ndarray) -> np.ndarray:
-        """Pool positions of the ids ``ids`` (ValueError for an id not in the pool)."""
-        ids = np.asarray(ids, dtype=np.int64)
-        k = np.minimum(np.searchsorted(self._ids_sorted, ids), len(self._ids_sorted) - 1)
-        ok = self._ids_sorted[k] == ids
-        if not np.all(ok):
-            raise ValueError(f"recorded picks {ids[~ok][:5].tolist()} are not ids of this dataset's pool")
-        return self._pos_sorted[k]
 
     def add(self, positions: np.ndarray) -> None:
         positions = np.asarray(positions, dtype=np.int64)
@@ -327,6 +271,199 @@ def _predict(model, x, config, seed, iteration, task):
                       batch_size=config.predict_batch_size, task=task)
 
 
+def target_scaling(config: ExperimentConfig, y_initial: torch.Tensor) -> tuple[float, float]:
+    """``(y_mean, y_std)`` the loop standardises regression targets with: the mean and the
+    population sd of the initial set's targets ``y_initial`` when ``config.standardize_y``
+    (sd 1 when they are all equal), else ``(0, 1)``."""
+    if config.task == "regression" and config.standardize_y:
+        y = y_initial.double()
+        return float(y.mean()), float(y.std(unbiased=False)) or 1.0
+    return 0.0, 1.0
+
+
+def initial_target_sd(config: ExperimentConfig, data: ALData, seeds: Sequence[int] | None = None) -> dict:
+    """``{seed: y_std}`` of :func:`target_scaling` for each repeat's initial set (1.0 when the
+    targets are not standardised): the scale of the run's tau^-1 in units of y."""
+    seeds = config.seeds if seeds is None else seeds
+    out = {}
+    for s in seeds:
+        if config.task != "regression" or not config.standardize_y:
+            out[int(s)] = 1.0
+            continue
+        init, _ = initial_split(config, data, int(s))
+        out[int(s)] = target_scaling(config, data.y_pool[torch.as_tensor(init)])[1]
+    return out
+
+
+def _check_arguments(config, method, seed) -> int:
+    if not isinstance(config, ExperimentConfig):
+        raise ValueError(f"config must be an ExperimentConfig, got {type(config).__name__}")
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if method not in ACQUISITIONS:
+        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(ACQUISITIONS)}")
+    return int(seed)
+
+
+class Run:
+    """One active-learning run (``config``, ``method``, ``seed``), step by step.
+
+    Made: the arguments and the data are checked (:func:`check_run`), the initial and
+    validation sets drawn, the test subset and the target scaling fixed. Then
+    :meth:`execute` = :meth:`open_table` (the store's table and sidecar, locked) ->
+    :meth:`replay` (the labelled set of the rows already written) -> for each remaining
+    iteration :meth:`train` -> :meth:`evaluate` -> :meth:`acquire` -> :meth:`row`.
+    """
+
+    def __init__(self, config: ExperimentConfig, method: str, seed: int = 0, *,
+                 data: ALData | None = None, data_dir=None, results_dir="results", device=None):
+        self.seed = _check_arguments(config, method, seed)
+        self.config, self.method = config, method
+        self.acquisition = get_acquisition(method)
+        self.data = load_data(config, data_dir) if data is None else data
+        check_run(config, self.data, method)
+        self.device = torch.device(device) if device is not None else default_device()
+        data = self.data
+        self.initial, self.validation = initial_split(config, data, self.seed, data_dir=data_dir)
+        self.state = RunState(data, self.initial, self.validation)
+        test_pos = torch.as_tensor(_test_subset(config, data))
+        self.x_test, self.y_test = data.x_test[test_pos], data.y_test[test_pos]
+        val = torch.as_tensor(self.validation)
+        self.x_val, self.y_val = data.x_pool[val], data.y_pool[val]
+        self.y_mean, self.y_std = target_scaling(config, data.y_pool[torch.as_tensor(self.initial)])
+        self.path = run_results_path(config, method, self.seed, results_dir)
+        self.noise: float | None = None
+        self.table: store.RunTable | None = None
+
+    def _scaled_targets(self, y: torch.Tensor) -> torch.Tensor:
+        if self.config.task == "classification":
+            return y
+        return (y.double() - self.y_mean) / self.y_std
+
+    def open_table(self) -> list[dict]:
+        """Open (or create) the run's table: one writer per table (RunLockedError); the rows
+        already there, checked against this run's sidecar."""
+        sidecar = _sidecar(self.config, self.method, self.seed, self.data, self.initial,
+                           self.validation, self.device)
+        self.table = store.RunTable(self.path)
+        return self.table.open(sidecar)
+
+    def replay(self, rows: list[dict]) -> int:
+        """Replay the recorded picks into the labelled set; the first iteration still to run.
+
+        Every complete row with picks is kept; a final row without picks is redone when the run
+        is now longer (its acquisition is still to be made), so it is cut from the table.
+        """
+        config, n_iter = self.config, self.config.n_iterations
+        keep = 0
+        for k, row in enumerate(rows):
+            if (int(row["iteration"]) != k or row["method"] != self.method or int(row["seed"]) != self.seed
+                    or row["experiment"] != config.experiment):
+                raise ValueError(f"{self.path}: row {k} does not belong to this run (iteration "
+                                 f"{row['iteration']}, method {row['method']!r}, seed {row['seed']})")
+            picks = store.parse_picked(row["picked"])
+            if len(picks) == 0 and k < n_iter:
+                break
+            self.noise = float(row["noise"])
+            keep = k + 1
+            if len(picks):
+                self.state.add(self.data.positions_of(picks, "recorded picks"))
+            if k >= n_iter:
+                break
+        if keep <= n_iter and keep < len(rows):
+            self.table.truncate_rows(keep)  # a partial run's redone final row
+        return keep
+
+    def train(self, it: int):
+        """A fresh model trained from scratch on the labelled set (weights ``"weights", it``)."""
+        config, data = self.config, self.data
+        lab_t = torch.as_tensor(np.asarray(self.state.labelled, dtype=np.int64))
+        x_lab, y_lab = data.x_pool[lab_t], self._scaled_targets(data.y_pool[lab_t])
+        torch.manual_seed(derive_seed(self.seed, "weights", it))
+        model = build_model(config, data.input_shape, data.n_classes or 1).to(self.device)
+        train_model(model, x_lab, y_lab, task=config.task, steps=config.train_steps,
+                    epochs=config.train_epochs, batch_size=config.train_batch_size,
+                    lr=config.learning_rate, weight_decay=weight_decay(config.weight_decay_c, len(lab_t)),
+                    seed=derive_seed(self.seed, "train", it), optimizer=config.optimizer)
+        return model
+
+    def evaluate(self, model, it: int) -> tuple[dict, float]:
+        """``(test metrics, validation uncertainty R^2)``; fixes the run's noise at iteration 0."""
+        config = self.config
+        metrics = _test_metrics(model, self.x_test, self.y_test, config, self.seed, it,
+                                self.y_mean, self.y_std)
+        preds_val = mc_predict(model, self.x_val, n_masks=config.n_masks,
+                               seed=derive_seed(self.seed, "val-masks"),
+                               batch_size=config.predict_batch_size, task=config.task).double().cpu()
+        y_val = self._scaled_targets(self.y_val).double()
+        val_r2 = uncertainty_quality(preds_val.numpy(), y_val.numpy(), config.task)
+        if self.noise is None:
+            self.noise = _noise(config, preds_val, self.y_std)
+        return metrics, val_r2
+
+    def acquire(self, model, it: int) -> tuple[np.ndarray, float, int]:
+        """``(picked pool positions, diversity, n_candidates)`` of iteration ``it``."""
+        return _acquire(self.acquisition, model, self.data, self.state, self.config, self.seed,
+                        it, self.noise)
+
+    def row(self, it: int, metrics: dict, val_r2: float, picked_ids: np.ndarray, diversity: float,
+            n_cand: int, seconds: Sequence[float]) -> dict:
+        """The table row of iteration ``it`` (:data:`~deimos_utils.experiment.store.COLUMNS`)."""
+        config = self.config
+        return {
+            "experiment": config.experiment, "preset": config.preset, "tag": config.tag,
+            "method": self.method, "seed": self.seed, "iteration": it,
+            "n_acquired": it * config.batch_size, "n_labelled": len(self.state.labelled),
+            "batch_size": config.batch_size, "n_candidates": n_cand,
+            "test_accuracy": metrics.get("test_accuracy", float("nan")),
+            "test_nll": metrics.get("test_nll", float("nan")),
+            "test_mse": metrics.get("test_mse", float("nan")),
+            "test_rmse": metrics.get("test_rmse", float("nan")),
+            "val_uncertainty_r2": val_r2, "noise": self.noise, "diversity": diversity,
+            "picked": store.format_picked(picked_ids),
+            "train_seconds": seconds[0], "eval_seconds": seconds[1], "acquire_seconds": seconds[2],
+        }
+
+    def iteration(self, it: int) -> dict:
+        """Train, evaluate, acquire (but in the last iteration), write the row; return it."""
+        t0 = time.perf_counter()
+        model = self.train(it)
+        t1 = time.perf_counter()
+        metrics, val_r2 = self.evaluate(model, it)
+        t2 = time.perf_counter()
+        picked_pos, picked_ids = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        diversity, n_cand = float("nan"), 0
+        if it < self.config.n_iterations:
+            picked_pos, diversity, n_cand = self.acquire(model, it)
+            picked_ids = self.data.pool_ids[picked_pos]
+        t3 = time.perf_counter()
+        row = self.row(it, metrics, val_r2, picked_ids, diversity, n_cand, (t1 - t0, t2 - t1, t3 - t2))
+        self.table.append(row)
+        if len(picked_ids):
+            self.state.add(picked_pos)
+        return row
+
+    def execute(self, progress: bool = True) -> pd.DataFrame:
+        """Run (or resume) every iteration still to run; the run's table (see :func:`run_experiment`)."""
+        config, n_iter = self.config, self.config.n_iterations
+        start = self.replay(self.open_table())
+        main = "test_accuracy" if config.task == "classification" else "test_rmse"
+        bar = progress_bar(total=n_iter + 1, initial=min(start, n_iter + 1), disable=not progress,
+                           desc=f"{config.experiment} {self.method} seed {self.seed}", unit="iter",
+                           leave=True)
+        try:
+            for it in range(start, n_iter + 1):
+                row = self.iteration(it)
+                bar.update(1)
+                bar.set_postfix({main: f"{row[main]:.4f}"}, refresh=False)
+        finally:
+            bar.close()
+            self.table.close()
+        out = store.read_table(self.path)
+        # a table written by a longer run of the same configuration is left alone
+        return out[out["iteration"] <= n_iter].reset_index(drop=True)
+
+
 def run_experiment(
     config: ExperimentConfig,
     method: str,
@@ -363,124 +500,8 @@ def run_experiment(
     run continues); a table longer than the configuration asks for is returned cut to
     ``n_iterations`` rows and left as it is on disk.
     """
-    if not isinstance(config, ExperimentConfig):
-        raise ValueError(f"config must be an ExperimentConfig, got {type(config).__name__}")
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    seed = int(seed)
-    if method not in ACQUISITIONS:
-        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(ACQUISITIONS)}")
-    acquisition = get_acquisition(method)
-    if data is None:
-        data = load_data(config, data_dir)
-    check_run(config, data, method)
-    device = torch.device(device) if device is not None else default_device()
-    task = config.task
-
-    initial, validation = initial_split(config, data, seed, data_dir=data_dir)
-    state = RunState(data, initial, validation)
-    test_pos = _test_subset(config, data)
-    x_test, y_test = data.x_test[torch.as_tensor(test_pos)], data.y_test[torch.as_tensor(test_pos)]
-    x_val, y_val = data.x_pool[torch.as_tensor(validation)], data.y_pool[torch.as_tensor(validation)]
-    y_init = data.y_pool[torch.as_tensor(initial)].double()
-    if task == "regression" and config.standardize_y:
-        y_mean = float(y_init.mean())
-        y_std = float(y_init.std(unbiased=False)) or 1.0
-    else:
-        y_mean, y_std = 0.0, 1.0
-
-    path = run_results_path(config, method, seed, results_dir)
-    sidecar = _sidecar(config, method, seed, data, initial, validation, device)
-    table = store.RunTable(path)
-    rows = table.open(sidecar)  # one writer per table (RunLockedError); rows and sidecar checked
-
-    n_iter = config.n_iterations
-    # Replay: every complete row with picks; a final row without picks is redone when the
-    # run is now longer (its acquisition is still to be made).
-    keep = 0
-    noise = None
-    for k, row in enumerate(rows):
-        if (int(row["iteration"]) != k or row["method"] != method or int(row["seed"]) != seed
-                or row["experiment"] != config.experiment):
-            raise ValueError(f"{path}: row {k} does not belong to this run (iteration "
-                             f"{row['iteration']}, method {row['method']!r}, seed {row['seed']})")
-        picks = store.parse_picked(row["picked"])
-        if len(picks) == 0 and k < n_iter:
-            break
-        noise = float(row["noise"])
-        keep = k + 1
-        if len(picks):
-            state.add(state.positions_of(picks))
-        if k >= n_iter:
-            break
-    if keep <= n_iter and keep < len(rows):
-        table.truncate_rows(keep)  # a partial run's redone final row
-    start = keep
-
-    bar = progress_bar(total=n_iter + 1, initial=min(start, n_iter + 1), disable=not progress,
-               desc=f"{config.experiment} {method} seed {seed}", unit="iter", leave=True)
-    try:
-        for it in range(start, n_iter + 1):
-            labelled = np.asarray(state.labelled, dtype=np.int64)
-            lab_t = torch.as_tensor(labelled)
-            x_lab = data.x_pool[lab_t]
-            y_lab = data.y_pool[lab_t]
-            if task == "regression":
-                y_lab = (y_lab.double() - y_mean) / y_std
-
-            t0 = time.perf_counter()
-            torch.manual_seed(derive_seed(seed, "weights", it))
-            model = build_model(config, data.input_shape, data.n_classes or 1).to(device)
-            train_model(model, x_lab, y_lab, task=task, steps=config.train_steps,
-                        epochs=config.train_epochs, batch_size=config.train_batch_size,
-                        lr=config.learning_rate,
-                        weight_decay=weight_decay(config.weight_decay_c, len(labelled)),
-                        seed=derive_seed(seed, "train", it), optimizer=config.optimizer)
-            t1 = time.perf_counter()
-            metrics = _test_metrics(model, x_test, y_test, config, seed, it, y_mean, y_std)
-            preds_val = mc_predict(model, x_val, n_masks=config.n_masks,
-                                   seed=derive_seed(seed, "val-masks"),
-                                   batch_size=config.predict_batch_size, task=task).double().cpu()
-            y_val_scaled = y_val.double() if task == "classification" else (y_val.double() - y_mean) / y_std
-            val_r2 = uncertainty_quality(preds_val.numpy(), y_val_scaled.numpy(), task)
-            if noise is None:
-                noise = _noise(config, preds_val, y_std)
-            t2 = time.perf_counter()
-
-            picked_ids = np.zeros(0, dtype=np.int64)
-            diversity = float("nan")
-            n_cand = 0
-            if it < n_iter:
-                picked_pos, diversity, n_cand = _acquire(
-                    acquisition, model, data, state, config, seed, it, noise)
-                picked_ids = data.pool_ids[picked_pos]
-            t3 = time.perf_counter()
-
-            row = {
-                "experiment": config.experiment, "preset": config.preset, "tag": config.tag,
-                "method": method, "seed": seed, "iteration": it,
-                "n_acquired": it * config.batch_size, "n_labelled": len(labelled),
-                "batch_size": config.batch_size, "n_candidates": n_cand,
-                "test_accuracy": metrics.get("test_accuracy", float("nan")),
-                "test_nll": metrics.get("test_nll", float("nan")),
-                "test_mse": metrics.get("test_mse", float("nan")),
-                "test_rmse": metrics.get("test_rmse", float("nan")),
-                "val_uncertainty_r2": val_r2, "noise": noise, "diversity": diversity,
-                "picked": store.format_picked(picked_ids),
-                "train_seconds": t1 - t0, "eval_seconds": t2 - t1, "acquire_seconds": t3 - t2,
-            }
-            table.append(row)
-            if len(picked_ids):
-                state.add(picked_pos)
-            bar.update(1)
-            main = "test_accuracy" if task == "classification" else "test_rmse"
-            bar.set_postfix({main: f"{row[main]:.4f}"}, refresh=False)
-    finally:
-        bar.close()
-        table.close()
-    out = store.read_table(path)
-    # a table written by a longer run of the same configuration is left alone
-    return out[out["iteration"] <= n_iter].reset_index(drop=True)
+    return Run(config, method, seed, data=data, data_dir=data_dir, results_dir=results_dir,
+               device=device).execute(progress)
 
 
 def _acquire(acquisition, model, data: ALData, state: RunState, config: ExperimentConfig,
@@ -496,7 +517,7 @@ def _acquire(acquisition, model, data: ALData, state: RunState, config: Experime
                              noise=noise, n_candidates=len(cand), smoothing=config.smoothing)
     cand_preds = None
     if "preds" in acquisition.needs:
-        use_extra = acquisition.name == "deimos" and len(extra) > 0
+        use_extra = "sample" in acquisition.needs and len(extra) > 0
         pos = np.concatenate([cand, extra]) if use_extra else cand
         preds = _predict(model, data.x_pool[torch.as_tensor(pos)], config, seed, it, task)
         cand_preds = preds[: len(cand)]

@@ -4,4 +4,5 @@ common            the output directory, savefig / save_numbers, method colours, 
 mnist             the MNIST experiments' figures (Fig 3, Fig B.1)
 regression        the regression experiments' figures (5' splicing, UTKFace; Fig 2)
 authors_overlay   the authors' published curves beside ours
+significance      Appendix C's p-values over every experiment, as bars
 """

@@ -28,13 +28,15 @@ import pandas as pd
 
 from ..data.authors import (
     AUTHORS_COMMIT,
+    AUTHORS_EXPERIMENT_OF,
     AUTHORS_EXPERIMENTS,
     AUTHORS_REPO,
+    authors_experiment_of,
     load_authors_results,
     within_horizon,
 )
 from ..data.paths import ENV_VAR, MissingDataError, resolve_data_dir
-from .common import METHOD_COLORS, METHOD_LABELS
+from ..acquisition.labels import METHOD_COLORS, METHOD_LABELS
 
 __all__ = [
     "AUTHORS_EXPERIMENT_OF",
@@ -55,16 +57,6 @@ __all__ = [
     "runnable_config",
 ]
 
-#: our experiment -> the authors' arrays shown beside it
-AUTHORS_EXPERIMENT_OF = {
-    "mnist_7v9_b1": "mnist_7v9_b1",
-    "mnist_7v9_b25": "mnist_7v9_b25",
-    "mnist_0to9_b25": "mnist_0to9_b100",  # their 0-9 arrays are batches of 100 only
-    "mnist_0to9_b100": "mnist_0to9_b100",
-    "utkface_b100": "utkface_b100",
-    "utkface_b200": "utkface_b200",
-    "splicing": "splicing",
-}
 AUTHORS_LABEL = "authors (their arrays)"
 NOT_FOUND = "authors' arrays not found"
 
@@ -126,20 +118,13 @@ class AuthorsArrays:
         return AUTHORS_LABEL
 
 
-def _authors_key(experiment: str) -> str:
-    if experiment not in AUTHORS_EXPERIMENT_OF:
-        raise ValueError(f"the authors published no arrays for our experiment {experiment!r}; "
-                         f"experiments with arrays: {', '.join(AUTHORS_EXPERIMENT_OF)}")
-    return AUTHORS_EXPERIMENT_OF[experiment]
-
-
 def load_arrays(experiment: str, data_dir=None, *, download: bool = False) -> AuthorsArrays:
     """The authors' arrays for our ``experiment``; absent files give a message, not an error.
 
     ``download=False`` (default) never touches the network. A present but bad array (wrong
     shape, dtype, range) still raises ValueError naming the file.
     """
-    key = _authors_key(experiment)
+    key = authors_experiment_of(experiment)
     try:
         df = load_authors_results(key, data_dir, download=download)
     except MissingDataError:
@@ -310,7 +295,7 @@ def authors_thresholds(arrays: AuthorsArrays, metric: str, thresholds) -> dict:
     Each curve counts its first :data:`TABLE_ENTRIES` entries (the paper's range for an
     experiment not listed there). ``{}`` when the arrays are absent.
     """
-    from ..analysis.lmm import acquisitions_to_threshold
+    from ..analysis.thresholds import acquisitions_to_threshold
 
     if not arrays.available:
         return {}

@@ -14,29 +14,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..acquisition.labels import METHOD_COLORS, METHOD_LABELS
 from ..locations import outputs_root
 
 _output_dir = outputs_root()
-
-#: one colour per method, the same in every figure
-METHOD_COLORS = {
-    "deimos": "#d62728",
-    "random": "#7f7f7f",
-    "max_variance": "#1f77b4",
-    "max_entropy": "#1f77b4",
-    "bald": "#2ca02c",
-    "batchbald": "#2ca02c",
-    "kcenter": "#9467bd",
-}
-METHOD_LABELS = {
-    "deimos": "DEIMOS",
-    "random": "Random",
-    "max_variance": "Max. variance",
-    "max_entropy": "Max. entropy",
-    "bald": "BALD",
-    "batchbald": "BatchBALD",
-    "kcenter": "Robust k-center",
-}
 
 
 def set_output_dir(path: str | Path | None = None) -> Path:

@@ -33,12 +33,15 @@ PRESETS = {
               "pool_sizes": PAPER_POOL_SIZES, "n_instances": 200},
 }
 
+#: tau^-1 of the random instances, as a fraction of their mean prediction variance
+INSTANCE_NOISE_FRACTION = 0.1
+
 #: the 3 x 3 example of Appendix A
 APPENDIX_A_V = np.array([[9.0, 3.0, 2.0], [3.0, 2.0, 3.0], [2.0, 3.0, 9.0]])
 
 
 def random_instance(rng: np.random.Generator, n_points: int, n_masks: int,
-                    noise_fraction: float = 0.1) -> np.ndarray:
+                    noise_fraction: float = INSTANCE_NOISE_FRACTION) -> np.ndarray:
     """V (n_points, n_points) from i.i.d. N(0, 1) predictions (n_points, n_masks)."""
     preds = rng.standard_normal((n_points, n_masks))
     noise = noise_fraction * float(preds.var(axis=1, ddof=1).mean())
@@ -46,7 +49,7 @@ def random_instance(rng: np.random.Generator, n_points: int, n_masks: int,
 
 
 def greedy_vs_optimal(batch_sizes, mask_counts, pool_sizes, n_instances, seed: int = 0,
-                      noise_fraction: float = 0.1, progress: bool = True) -> pd.DataFrame:
+                      noise_fraction: float = INSTANCE_NOISE_FRACTION, progress: bool = True) -> pd.DataFrame:
     """One row per random instance: batch size, masks, pool, greedy and optimal trace reduction.
 
     ``pool_sizes`` maps each batch size to its pool size (small enough for brute force: the

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..acquisition import deimos_batch, deimos_scores
-from ..uncertainty.calibration import mean_dropout_variance, regression_noise
+from ..uncertainty.calibration import DEFAULT_NOISE_FRACTION, mean_dropout_variance, regression_noise
 from ..uncertainty.mc_dropout import mc_predict
 from ..experiment.models import MLP, keras_init_
 from ..runtime import default_device, derive_seed, make_rng
@@ -119,13 +119,13 @@ def mc_grid(model, x, n_masks: int, seed: int) -> np.ndarray:
     return mc_predict(model, xt, n_masks=n_masks, seed=seed, task="regression").cpu().numpy()
 
 
-def test_mse(model, data: SyntheticData) -> float:
+def heldout_mse(model, data: SyntheticData) -> float:
     xt = torch.as_tensor(data.x_test, dtype=torch.float32).reshape(-1, 1) / 10.0
     return evaluate(model, xt, data.y_test, "regression")["test_mse"]
 
 
 def run(seed: int = 5, batch_size: int = 5, train_steps: int = 1500, n_grid: int = 401,
-        n_masks: int = 50, noise_fraction: float = 0.15) -> dict:
+        n_masks: int = 50, noise_fraction: float = DEFAULT_NOISE_FRACTION["regression"]) -> dict:
     """Generated data: fit, score the grid with DEIMOS, pick a batch, label it, refit.
 
     Returns every quantity the figure and the printed summary need (numpy arrays and
@@ -150,7 +150,7 @@ def run(seed: int = 5, batch_size: int = 5, train_steps: int = 1500, n_grid: int
         "x_train": data.x_train, "y_train": data.y_train, "truth_x": grid, "truth_y": data.f(grid),
         "grid": grid, "noise": noise, "ei": ei, "picked": picked, "gains": gains,
         "x_new": x_new, "y_new": y_new, "preds_before": preds, "preds_after": preds_after,
-        "mse_before": test_mse(before, data), "mse_after": test_mse(after, data), "message": "",
+        "mse_before": heldout_mse(before, data), "mse_after": heldout_mse(after, data), "message": "",
     }
 
 
@@ -178,7 +178,7 @@ def _raw_mse(model, x, y) -> float:
 
 def run_authors(d: dict, seed: int = 5, batch_size: int = 5, *, n_masks: int = 50, epochs: int = 300,
                 train_batch_size: int = 32, p: float = 0.2, lam: float = 5e-4,
-                noise_fraction: float = 0.15) -> dict:
+                noise_fraction: float = DEFAULT_NOISE_FRACTION["regression"]) -> dict:
     """The authors' 1D data ``d`` (:func:`~deimos_utils.data.authors.load_authors_1d`) with their
     model: fit on their 100 training points, tau^-1 = ``noise_fraction`` x the mean MC-dropout
     variance on the pool, DEIMOS over the pool (X_samp = candidates = the 201 pool points),

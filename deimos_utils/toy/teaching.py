@@ -44,12 +44,12 @@ import warnings
 import numpy as np
 import torch
 
-from . import synthetic_1d as synthetic
+from . import synthetic_1d
 from ..acquisition import ACQUISITIONS, AcquisitionContext, deimos_batch, deimos_scores
-from ..uncertainty.calibration import mean_dropout_variance
+from ..uncertainty.calibration import DEFAULT_NOISE_FRACTION, mean_dropout_variance
 from ..uncertainty.mc_dropout import FixedMaskDropout, dropout_layers
 from ..experiment.models import MLP
-from ..figures.common import METHOD_COLORS, METHOD_LABELS
+from ..acquisition.labels import METHOD_COLORS, METHOD_LABELS
 from ..runtime import default_device, derive_seed, make_rng, progress_bar
 from ..experiment.training import train_model
 
@@ -69,8 +69,8 @@ __all__ = [
 PRESETS = {
     "quick": {"train_steps": 800, "n_grid": 401, "n_masks": 50},
     # Fig 1's settings on generated data (the demo draws its own data at every preset)
-    "cpu": {k: synthetic.PRESETS["quick"][k] for k in ("train_steps", "n_grid", "n_masks")},
-    "paper": dict(synthetic.PRESETS["paper"]["fallback"]),
+    "cpu": {k: synthetic_1d.PRESETS["quick"][k] for k in ("train_steps", "n_grid", "n_masks")},
+    "paper": dict(synthetic_1d.PRESETS["paper"]["fallback"]),
 }
 FIG1_HIDDEN = (256, 256, 256)
 FIG1_WEIGHT_DECAY = 5e-4
@@ -97,7 +97,7 @@ def torch_threads(n: int):
 #: control name -> (default, lowest, highest); show_baselines is a bool
 CONTROLS = {
     "batch_size": (5, 1, MAX_BATCH),
-    "noise_fraction": (0.15, 0.01, 10.0),
+    "noise_fraction": (DEFAULT_NOISE_FRACTION["regression"], 0.01, 10.0),
     "n_masks": (50, 2, MAX_MASKS),
     "sample_fraction": (1.0, 0.05, 1.0),
     "dropout": (0.2, 0.05, 0.5),
@@ -184,7 +184,7 @@ class _Predictions:
         self.cache: dict = {}
 
     def _mc(self, n_masks):
-        return synthetic.mc_grid(self.model, self.x, n_masks, self.seed).astype(np.float64)
+        return synthetic_1d.mc_grid(self.model, self.x, n_masks, self.seed).astype(np.float64)
 
     def __call__(self, n_masks: int) -> np.ndarray:
         if n_masks not in self.cache:
@@ -199,7 +199,7 @@ class TeachingSession:
     Parameters: ``seed`` fixes training, masks, labels, the random sample and the random
     baseline; ``data_seed`` picks the random function and the training set (5: Fig 1's), or
     ``data`` gives them (a :class:`~deimos_utils.toy.synthetic_1d.SyntheticData`, e.g. from
-    ``synthetic.make_data(sparse=(-5, 5), n_sparse=0)`` for a wider gap); ``train_steps``,
+    ``synthetic_1d.make_data(sparse=(-5, 5), n_sparse=0)`` for a wider gap); ``train_steps``,
     ``n_grid`` (grid of candidates on [-10, 10]), ``hidden``, ``lam`` and ``dropout`` set the
     model. ``max_masks`` caps J.
 
@@ -216,7 +216,7 @@ class TeachingSession:
             raise ValueError(f"max_masks must be an integer >= 2, got {max_masks!r}")
         self.seed, self.train_steps, self.hidden = int(seed), int(train_steps), tuple(hidden)
         self.lam, self.device, self.max_masks = lam, device, int(max_masks)
-        self.data = synthetic.make_data(data_seed) if data is None else data
+        self.data = synthetic_1d.make_data(data_seed) if data is None else data
         self.grid = np.linspace(-10, 10, int(n_grid))
         self.f_grid = self.data.f(self.grid)
         self.x_train, self.y_train = self.data.x_train.copy(), self.data.y_train.copy()

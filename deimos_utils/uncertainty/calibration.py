@@ -28,12 +28,19 @@ __all__ = [
     "uncertainty_quality",
     "REGRESSION_NOISE_RANGE",
     "CLASSIFICATION_SMOOTHING_RANGE",
+    "DEFAULT_NOISE_FRACTION",
 ]
 
 REGRESSION_NOISE_RANGE = (0.1, 0.2)
 """Appendix E: tau^-1 is 0.1-0.2 times the mean dropout variance (regression)."""
 CLASSIFICATION_SMOOTHING_RANGE = (0.001, 0.01)
 """Appendix E: tau_s^-1 is 0.001-0.01 times the mean class dropout variance (classification)."""
+DEFAULT_NOISE_FRACTION = {"regression": 0.15, "classification": 0.005}
+"""The fraction used when none is given, per task (near the middle of each range above): the
+default of :func:`regression_noise`, :func:`classification_smoothing`,
+:func:`~deimos_utils.acquisition.select.select_batch`, the 1D experiment and its teaching view.
+The active-learning loop's is the config field ``noise_fraction``
+(:class:`~deimos_utils.experiment.config.ExperimentConfig`)."""
 
 
 def weight_decay(c: float, n: int) -> float:
@@ -68,8 +75,14 @@ def mean_dropout_variance(preds, task: str | None = None) -> float:
     return float(arr.var(axis=-1, ddof=1).mean())
 
 
-def _fraction(fraction: float, allowed: tuple[float, float], what: str, strict: bool) -> float:
-    fraction = float(fraction)
+_RANGE = {"regression": (REGRESSION_NOISE_RANGE, "regression noise"),
+          "classification": (CLASSIFICATION_SMOOTHING_RANGE, "classification smoothing")}
+
+
+def _fraction(fraction: float | None, task: str, strict: bool) -> float:
+    """``fraction`` checked (default :data:`DEFAULT_NOISE_FRACTION` of ``task``)."""
+    allowed, what = _RANGE[task]
+    fraction = float(DEFAULT_NOISE_FRACTION[task] if fraction is None else fraction)
     if not np.isfinite(fraction) or fraction < 0:
         raise ValueError(f"{what} fraction must be a finite number >= 0, got {fraction}")
     if strict and not allowed[0] <= fraction <= allowed[1]:
@@ -80,22 +93,22 @@ def _fraction(fraction: float, allowed: tuple[float, float], what: str, strict: 
     return fraction
 
 
-def regression_noise(preds_val, fraction: float = 0.1, *, strict: bool = False) -> float:
+def regression_noise(preds_val, fraction: float | None = None, *, strict: bool = False) -> float:
     """``tau^-1 = fraction * mean dropout variance`` of ``preds_val`` ``(N, J)`` (regression).
 
-    With ``strict=True`` a fraction outside Appendix E's 0.1-0.2 raises ValueError.
+    ``fraction`` default: :data:`DEFAULT_NOISE_FRACTION`. With ``strict=True`` a fraction
+    outside Appendix E's 0.1-0.2 raises ValueError.
     """
-    f = _fraction(fraction, REGRESSION_NOISE_RANGE, "regression noise", strict)
-    return f * mean_dropout_variance(preds_val, "regression")
+    return _fraction(fraction, "regression", strict) * mean_dropout_variance(preds_val, "regression")
 
 
-def classification_smoothing(probs_val, fraction: float = 0.01, *, strict: bool = False) -> float:
+def classification_smoothing(probs_val, fraction: float | None = None, *, strict: bool = False) -> float:
     """``tau_s^-1 = fraction * mean class dropout variance`` of ``probs_val`` ``(N, C, J)``.
 
-    With ``strict=True`` a fraction outside Appendix E's 0.001-0.01 raises ValueError.
+    ``fraction`` default: :data:`DEFAULT_NOISE_FRACTION`. With ``strict=True`` a fraction
+    outside Appendix E's 0.001-0.01 raises ValueError.
     """
-    f = _fraction(fraction, CLASSIFICATION_SMOOTHING_RANGE, "classification smoothing", strict)
-    return f * mean_dropout_variance(probs_val, "classification")
+    return _fraction(fraction, "classification", strict) * mean_dropout_variance(probs_val, "classification")
 
 
 def noise_from_validation(preds_val, task: str, fraction: float) -> float:

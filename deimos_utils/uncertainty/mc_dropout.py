@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .._checks import warn_if_no_variance
+from .._checks import TASKS, check_mask_count, warn_if_no_variance
 from ..runtime import derive_seed, progress_bar
 
 __all__ = [
@@ -48,7 +48,7 @@ __all__ = [
     "mc_predict_reference",
 ]
 
-_TASKS = ("auto", "regression", "classification")
+_TASKS = ("auto", *TASKS)
 
 
 class _MaskState:
@@ -193,14 +193,6 @@ def convert_dropout(model: nn.Module) -> nn.Module:
     return model
 
 
-def _check_n_masks(n_masks) -> int:
-    if isinstance(n_masks, bool) or int(n_masks) != n_masks:
-        raise ValueError(f"n_masks must be an integer, got {n_masks!r}")
-    if int(n_masks) < 1:
-        raise ValueError(f"n_masks must be at least 1, got {n_masks}")
-    return int(n_masks)
-
-
 @contextlib.contextmanager
 def fixed_masks(
     model: nn.Module, n_masks: int = 50, seed: int = 0, *, mask_index: int | None = None
@@ -221,7 +213,7 @@ def fixed_masks(
             "model has no FixedMaskDropout layer: call convert_dropout(model) to turn its "
             "nn.Dropout layers into FixedMaskDropout, or add FixedMaskDropout layers"
         )
-    n_masks = _check_n_masks(n_masks)
+    n_masks = check_mask_count(n_masks)
     if mask_index is not None and not (0 <= int(mask_index) < n_masks):
         raise ValueError(f"mask_index must lie in [0, {n_masks}), got {mask_index}")
     state = _MaskState(n_masks, int(seed), None if mask_index is None else int(mask_index))
@@ -341,7 +333,7 @@ def mc_predict(
     """
     task = _check_task(task)
     batch_size = _check_batch_size(batch_size)
-    n_masks = _check_n_masks(n_masks)
+    n_masks = check_mask_count(n_masks)
     X = _as_input(X)
     device, dtype = _model_device_dtype(model)
     N = X.shape[0]
@@ -391,7 +383,7 @@ def mc_predict_reference(
     N = X.shape[0]
     outs = []
     with torch.no_grad():
-        for j in range(_check_n_masks(n_masks)):
+        for j in range(check_mask_count(n_masks)):
             with fixed_masks(model, n_masks, seed, mask_index=j):
                 outs.append(model(xs))
     task = _resolve_task(task, tuple(outs[0].shape[1:]))
