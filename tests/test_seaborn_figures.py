@@ -42,3 +42,16 @@ def test_heatmap_cells_print_p_and_colour_by_who_is_better():
     assert values[0, 0] == pytest.approx(3.0) and values[0, 1] == pytest.approx(-20.0)
     assert values[1, 0] == pytest.approx(1.0) and np.ma.is_masked(values[1, 1])
     plt.close(fig)
+
+
+def test_output_writes_figures_and_numbers_under_its_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEIMOS_OUTPUT_DIR", str(tmp_path / "env"))
+    default, chosen = plots.Output(), plots.Output(tmp_path / "mine")
+    assert default.folder == tmp_path / "env" and chosen.folder == tmp_path / "mine"
+    fig, _ = plt.subplots()
+    assert chosen.savefig(fig, "f") == tmp_path / "mine" / "figures" / "f.png"
+    assert (tmp_path / "mine" / "figures" / "f.png").stat().st_size > 0
+    path = chosen.save_numbers("n", {"a": np.float64("nan"), "b": np.int64(3), 4: [np.float32(0.5)]})
+    assert path.read_text().replace(" ", "").replace("\n", "") == '{"4":[0.5],"a":null,"b":3}'
+    assert not (tmp_path / "env" / "n.json").exists()
+    plt.close(fig)

@@ -245,7 +245,7 @@ def threshold_comparison(results: pd.DataFrame, metric: str, thresholds: Sequenc
     apart), with the paper's threshold in brackets where ours differ from it (theirs and the
     paper's count at the paper's). ``table.attrs`` holds the raw numbers: ``"thresholds"``
     (ours, floats), ``"acquisitions"`` (``{method: [int or None per threshold]}``, ours) and,
-    with ``authors``, ``"authors"`` (as given, for :func:`~deimos_utils.figures.common.save_numbers`).
+    with ``authors``, ``"authors"`` (as given, for :meth:`~deimos_utils.figures.common.Output.save_numbers`).
     """
     require_columns(results, ("method", "n_acquired", metric), "threshold_comparison")
     methods = methods_in(results, methods)

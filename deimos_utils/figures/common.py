@@ -1,9 +1,10 @@
 """Figures and recorded numbers: one place decides where the notebooks write them.
 
-Every notebook calls :func:`set_output_dir` once (from its ``output_dir`` parameter), then
-:func:`savefig` for each figure and :func:`save_numbers` for the key numbers a test or the README
-reads. Where the folder is follows :func:`deimos_utils.locations.outputs_root` (relative paths
-from the repository root, ``$DEIMOS_OUTPUT_DIR`` when no folder is given).
+Every notebook makes one :class:`Output` from its ``output_dir`` parameter, then calls its
+``savefig`` for each figure and ``save_numbers`` for the key numbers a test or the README reads.
+Where the folder is follows :func:`deimos_utils.locations.outputs_root` (relative paths from the
+repository root, ``$DEIMOS_OUTPUT_DIR`` when no folder is given). Making an Output also sets the
+one seaborn theme of every figure (:func:`set_theme`).
 """
 from __future__ import annotations
 
@@ -16,31 +17,6 @@ import numpy as np
 
 from ..acquisition.labels import METHOD_COLORS, METHOD_LABELS
 from ..locations import outputs_root
-
-_output_dir = outputs_root()
-
-
-def set_output_dir(path: str | Path | None = None) -> Path:
-    """Set (and create) the folder for figures and numbers (:func:`~deimos_utils.locations.
-    outputs_root`: relative to the repository root; None: ``$DEIMOS_OUTPUT_DIR`` or outputs/)."""
-    global _output_dir
-    _output_dir = outputs_root(path)
-    set_theme()
-    (_output_dir / "figures").mkdir(parents=True, exist_ok=True)
-    return _output_dir
-
-
-def output_dir() -> Path:
-    return _output_dir
-
-
-def savefig(fig, name: str, *, dpi: int = 130) -> Path:
-    """Write ``fig`` as ``<output_dir>/figures/<name>.png`` and return the path."""
-    folder = _output_dir / "figures"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    return path
 
 
 def _jsonable(value):
@@ -56,12 +32,31 @@ def _jsonable(value):
     return value
 
 
-def save_numbers(name: str, numbers: dict) -> Path:
-    """Write the key numbers of a notebook as ``<output_dir>/<name>.json``."""
-    _output_dir.mkdir(parents=True, exist_ok=True)
-    path = _output_dir / f"{name}.json"
-    path.write_text(json.dumps(_jsonable(numbers), indent=2, sort_keys=True) + "\n")
-    return path
+class Output:
+    """Where one notebook writes: figures as ``<folder>/figures/<name>.png``, key numbers as
+    ``<folder>/<name>.json``. ``output_dir``: see :func:`deimos_utils.locations.outputs_root`."""
+
+    def __init__(self, output_dir: str | Path | None = None):
+        self.folder = outputs_root(output_dir)
+        (self.folder / "figures").mkdir(parents=True, exist_ok=True)
+        set_theme()
+
+    def __repr__(self) -> str:
+        return f"Output({str(self.folder)!r})"
+
+    def savefig(self, fig, name: str, *, dpi: int = 130) -> Path:
+        """Write ``fig`` as ``<folder>/figures/<name>.png`` and return the path."""
+        path = self.folder / "figures" / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        return path
+
+    def save_numbers(self, name: str, numbers: dict) -> Path:
+        """Write the key numbers of a notebook as ``<folder>/<name>.json`` (NaN as null)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{name}.json"
+        path.write_text(json.dumps(_jsonable(numbers), indent=2, sort_keys=True) + "\n")
+        return path
 
 
 def add_caption(fig, text: str, *, fontsize: float = 7.0):

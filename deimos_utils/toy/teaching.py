@@ -7,7 +7,7 @@
 ``.label_batch()`` label the batch (y = f(x) + noise), retrain from scratch, redraw
 ``.add_point(x)``  label one point at x, retrain, redraw (what a click on the plot does)
 ``.state``         what the picture shows (see :meth:`TeachingSession.acquire`)
-``.figure``        the matplotlib figure (save it with :func:`deimos_utils.figures.common.savefig`)
+``.figure``        the matplotlib figure (save it with :meth:`deimos_utils.figures.common.Output.savefig`)
 ``.draw()``        draw the state (every update does, unless built with ``render=False``)
 
 The computation lives in :class:`TeachingSession` (no widgets): the data of
