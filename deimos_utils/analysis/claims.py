@@ -239,13 +239,17 @@ def finished_runs(results: pd.DataFrame, n_iterations: int) -> pd.DataFrame:
     return df[last >= n_iterations].reset_index(drop=True)
 
 
-def collect(preset: str = "cpu", results_dir="results", data_dir=None) -> dict:
-    """Inputs of :func:`claims_table`: our finished runs at ``preset``, the authors' arrays
-    (cut to the paper's range) and their Appendix A ratios."""
+def collect(preset: str = "cpu", results_dir=None, data_dir=None) -> dict:
+    """Inputs of :func:`claims_table`: our finished runs at ``preset`` (under
+    :func:`~deimos_utils.locations.results_root` of ``results_dir``), the authors' arrays (cut to
+    the paper's range), their Appendix A ratios and ours (kept by notebook 02 at ``preset``)."""
     from ..data.authors import AUTHORS_EXPERIMENTS, load_authors_optimality_ratios, load_authors_results, within_horizon
     from ..experiment.config import get_config
     from ..experiment.store import load_results
+    from ..locations import results_root
+    from ..toy.greedy_optimality import load_ratio_table
 
+    results_dir = results_root(results_dir)
     ours = {}
     for exp in ("splicing", "mnist_7v9_b1", "mnist_7v9_b25", "mnist_0to9_b25", "utkface_b100", "utkface_b200"):
         try:
@@ -258,7 +262,9 @@ def collect(preset: str = "cpu", results_dir="results", data_dir=None) -> dict:
     theirs = {e: load_authors_results(e, data_dir) for e in AUTHORS_EXPERIMENTS}
     theirs = {e: (d if e == "splicing" else within_horizon(d)) for e, d in theirs.items()}
     ratios = np.concatenate([load_authors_optimality_ratios(b, j, data_dir) for b in (2, 5, 10) for j in (2, 3, 50)])
-    return {"ours": ours, "authors": theirs, "ratios_authors": ratios}
+    kept = load_ratio_table(preset, results_dir)
+    return {"ours": ours, "authors": theirs, "ratios_authors": ratios,
+            "ratios_ours": None if kept is None else kept["ratio"].to_numpy()}
 
 
 def main(argv=None) -> int:
@@ -267,11 +273,13 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m deimos_utils.analysis.claims", description=main.__doc__)
     parser.add_argument("--preset", default="cpu")
-    parser.add_argument("--results-dir", default="results")
+    parser.add_argument("--results-dir", default=None,
+                        help="default: $DEIMOS_RESULTS_DIR, else results/ of the repository")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args(argv)
     inputs = collect(args.preset, args.results_dir)
-    table = claims_table(inputs["ours"], authors=inputs["authors"], ratios_authors=inputs["ratios_authors"])
+    table = claims_table(inputs["ours"], authors=inputs["authors"], ratios_authors=inputs["ratios_authors"],
+                         ratios_ours=inputs["ratios_ours"])
     if args.markdown:
         cols = ["claim", "paper", "authors' arrays", "ours", "verdict"]
         print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))

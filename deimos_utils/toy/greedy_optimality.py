@@ -77,6 +77,27 @@ def greedy_vs_optimal(batch_sizes, mask_counts, pool_sizes, n_instances, seed: i
     return table
 
 
+def ratio_table_path(preset: str, results_dir=None):
+    """Where a preset's instances are kept: ``<results>/greedy_optimality/<preset>.csv``."""
+    from ..locations import results_root
+
+    return results_root(results_dir) / "greedy_optimality" / f"{preset}.csv"
+
+
+def save_ratio_table(table: pd.DataFrame, preset: str, results_dir=None):
+    """Keep a :func:`greedy_vs_optimal` table of ``preset`` (notebook 02; the claims read it)."""
+    path = ratio_table_path(preset, results_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+    return path
+
+
+def load_ratio_table(preset: str, results_dir=None) -> pd.DataFrame | None:
+    """The kept table of ``preset``, or None when notebook 02 has not run at that preset."""
+    path = ratio_table_path(preset, results_dir)
+    return pd.read_csv(path) if path.is_file() else None
+
+
 def summarize_ratios(table: pd.DataFrame) -> pd.DataFrame:
     """Per (batch size, masks): instances, min / mean ratio and the share of exact optima."""
     grouped = table.groupby(["batch_size", "n_masks"])["ratio"]
