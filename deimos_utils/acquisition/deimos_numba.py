@@ -26,6 +26,10 @@ except ImportError:  # pragma: no cover - exercised only without numba
 else:
     AVAILABLE = True
 
+#: up to this many class directions the per-pick product runs in :func:`_project` (about twice
+#: BLAS's speed at c = 1, where the pass over the candidates is bound by memory); BLAS beyond
+OWN_PRODUCT_MAX_C = 3
+
 if AVAILABLE:
     _OPTS = dict(cache=True, nogil=True, fastmath=False, boundscheck=False, error_model="numpy")
 
@@ -52,6 +56,37 @@ if AVAILABLE:
                     for l in range(B):
                         q[l] -= za[l] * zb[l]
                         g[l] -= za[l] * rb[l] + ra[l] * zb[l]
+
+    @njit(**_OPTS)
+    def _project(UWt, P, Y):
+        """Y[k, a, l] = sum_j UWt[k, j] P[j, a, l] for one panel (P: (J, c, B), Y: (2c, c, B)).
+
+        For c <= OWN_PRODUCT_MAX_C: two rows of Y per pass over P[:, a], four j per pass over
+        the lanes; BLAS does better on the wider products of more classes."""
+        J, c, B = P.shape
+        K = UWt.shape[0]
+        for a in range(c):
+            for k in range(0, K, 2):
+                z, r = Y[k, a], Y[k + 1, a]
+                for l in range(B):
+                    z[l] = 0.0
+                    r[l] = 0.0
+                j = 0
+                while j + 3 < J:
+                    p0, p1, p2, p3 = P[j, a], P[j + 1, a], P[j + 2, a], P[j + 3, a]
+                    a0, a1, a2, a3 = UWt[k, j], UWt[k, j + 1], UWt[k, j + 2], UWt[k, j + 3]
+                    b0, b1 = UWt[k + 1, j], UWt[k + 1, j + 1]
+                    b2, b3 = UWt[k + 1, j + 2], UWt[k + 1, j + 3]
+                    for l in range(B):
+                        z[l] += (a0 * p0[l] + a1 * p1[l]) + (a2 * p2[l] + a3 * p3[l])
+                        r[l] += (b0 * p0[l] + b1 * p1[l]) + (b2 * p2[l] + b3 * p3[l])
+                    j += 4
+                while j < J:
+                    p0, a0, b0 = P[j, a], UWt[k, j], UWt[k + 1, j]
+                    for l in range(B):
+                        z[l] += a0 * p0[l]
+                        r[l] += b0 * p0[l]
+                    j += 1
 
     @njit(**_OPTS)
     def _set_products(Q, G, X1, X2, X3):
@@ -118,14 +153,6 @@ if AVAILABLE:
                 for a in range(C):
                     for j in range(J):
                         PT[p, j, a, l] = buf[a, j]
-
-    @njit(**_OPTS)
-    def _panel_gram(PT, A):
-        """A += sum over the panels' rows of P^T P (J, J)."""
-        n_panels, J, c, B = PT.shape
-        for p in range(n_panels):
-            P2 = PT[p].reshape(J, c * B)
-            A += np.dot(P2, P2.T)
 
     @njit(**_OPTS)
     def _cholesky_inverse(Q, s, L, V):
@@ -218,7 +245,10 @@ if AVAILABLE:
         n_panels, J, c, B = PT.shape
         Y2 = Y.reshape(2 * c, c * B)
         for p in range(n_panels):
-            np.dot(UWt, PT[p].reshape(J, c * B), Y2)
+            if c <= OWN_PRODUCT_MAX_C:
+                _project(UWt, PT[p], Y)
+            else:
+                np.dot(UWt, PT[p].reshape(J, c * B), Y2)
             _subtract_pick(Q[p], G[p], Y, c)
             lanes = slice(p * B, (p + 1) * B)
             _panel_scores(Q[p], G[p], s, own_noise, extra, extra_trace, floor,
@@ -243,6 +273,17 @@ if AVAILABLE:
             lanes = slice(p * B, (p + 1) * B)
             _panel_scores(Q[p], G[p], s, own_noise, extra, extra_trace, floor,
                           score[lanes], degenerate[lanes], L, V, h)
+
+
+def panel_gram(PT) -> np.ndarray:
+    """sum over the panels' rows of P^T P (J, J); numpy's ``X @ X.T`` is a symmetric rank-k
+    update (half the work of a general product, which is all numba's ``np.dot`` offers)."""
+    n_panels, J, c, B = PT.shape
+    A = np.zeros((J, J), dtype=PT.dtype)
+    for p in range(n_panels):
+        P2 = PT[p].reshape(J, c * B)
+        A += P2 @ P2.T
+    return A
 
 
 def panel_lanes(c: int) -> int:
@@ -276,8 +317,7 @@ class NumbaEngine:
             self._pack(X, rows, reduced)
         diag_max = float(self._stats[0])
         if every:
-            A = np.zeros((J, J), dtype=self.PT.dtype)
-            _panel_gram(self.PT, A)
+            A = panel_gram(self.PT)
             if reduced:
                 A += self._D.T @ self._D  # the dropped class direction's rows
             A = torch.from_numpy(A)
