@@ -239,6 +239,47 @@ if AVAILABLE:
                 out[l] = 0.0
 
     @njit(**_OPTS)
+    def _pick_update(Sigma, A, Pb, Qb, s, own_noise, UWt):
+        """:func:`deimos.pick_update` in place: UWt (2c, J) <- [u | w]^T, Sigma -= u u^T and,
+        with own noise, A -= Pb^T Pb. Pb (c, J) and the lower triangle of Qb (c, c) are the
+        picked candidate's features and Q block."""
+        c, J = Pb.shape
+        Lb = np.zeros((c, c), dtype=Pb.dtype)
+        for i in range(c):  # Lb Lb^T = Qb + s I
+            for j in range(i + 1):
+                v = Qb[i, j] + (s if i == j else 0.0)
+                for k in range(j):
+                    v -= Lb[i, k] * Lb[j, k]
+                Lb[i, j] = np.sqrt(v) if i == j else v / Lb[j, j]
+        Ut = np.dot(Pb, Sigma)  # then u^T = Lb^-1 Pb Sigma, by forward substitution
+        for i in range(c):
+            for k in range(i):
+                Ut[i] -= Lb[i, k] * Ut[k]
+            Ut[i] /= Lb[i, i]
+        AuT = np.dot(Ut, A)  # (A u)^T, A symmetric
+        M = np.dot(Ut, AuT.T)
+        Wt = np.dot(AuT, Sigma) - 0.5 * np.dot(M, Ut)
+        if own_noise:
+            L_inv = np.linalg.inv(Lb)
+            Wt += (0.5 * s * s) * np.dot(np.dot(L_inv, L_inv.T), Ut)
+            A -= np.dot(Pb.T, Pb)
+        Sigma -= np.dot(Ut.T, Ut)
+        UWt[:c] = Ut
+        UWt[c:] = Wt
+
+    @njit(**_OPTS)
+    def _condition(PT, Sigma, A, best, UWt, Q, G, Y, s, own_noise, extra, extra_trace, floor,
+                   score, degenerate, L, V, h):
+        """Condition on candidate ``best``: the pick's J x J algebra, then every panel."""
+        n_panels, J, c, B = PT.shape
+        p, l = best // B, best % B
+        Pb = np.ascontiguousarray(PT[p, :, :, l].T)
+        Qb = np.ascontiguousarray(Q[p, :, :, l])
+        _pick_update(Sigma, A, Pb, Qb, s, own_noise, UWt)
+        _condition_panels(PT, UWt, Q, G, Y, s, own_noise, extra, extra_trace, floor,
+                          score, degenerate, L, V, h)
+
+    @njit(**_OPTS)
     def _condition_panels(PT, UWt, Q, G, Y, s, own_noise, extra, extra_trace, floor,
                           score, degenerate, L, V, h):
         """For every panel: [Z | R] from one BLAS product, the rank-c updates, new scores."""
@@ -303,7 +344,6 @@ class NumbaEngine:
     def __init__(self, sample, cand, s, diagonal, outside):
         from . import deimos as _d  # the problem's constants and J x J algebra are shared
 
-        self._pick_update = _d.pick_update
         x = sample if outside is None else outside
         every = outside is None and len(cand) == x.shape[0] and \
             np.array_equal(cand, np.arange(len(cand)))
@@ -350,8 +390,9 @@ class NumbaEngine:
         self.h = np.empty(B, dtype=dt)
         self.score = np.zeros(n_panels * B, dtype=dt)
         self.degenerate = np.zeros(n_panels * B, dtype=np.bool_)
-        self.Sigma = torch.eye(J, dtype=prob.A.dtype)
-        self.A = prob.A.detach().cpu().clone()
+        self.Sigma = np.eye(J, dtype=dt)
+        self.A = np.array(prob.A.detach().cpu().numpy(), dtype=dt)  # a copy: updated in place
+        self.UWt = np.empty((2 * c, J), dtype=dt)
         self._consts = (dt.type(prob.s), bool(prob.own_noise), dt.type(prob.extra),
                         dt.type(prob.extra_trace), dt.type(prob.floor))
 
@@ -367,20 +408,12 @@ class NumbaEngine:
         """Recompute Q and G from Sigma (as ``_TorchEngine.refresh``), then score."""
         W = np.empty(self.PT.shape[1:], dtype=self.PT.dtype)
         X = np.empty_like(W)
-        _refresh_panels(self.PT, np.ascontiguousarray(self.Sigma.numpy()), identity,
-                        np.ascontiguousarray(self.A.numpy()), self.Q, self.G, W, X,
+        _refresh_panels(self.PT, self.Sigma, identity, self.A, self.Q, self.G, W, X,
                         *self._consts, self.score, self.degenerate, self.L, self.V, self.h)
         return self._result()
 
     def condition(self, best: int):
         """Condition V on candidate ``best`` and score again, in one pass over the panels."""
-        p, l = divmod(best, self.B)
-        Pb = torch.from_numpy(np.ascontiguousarray(self.PT[p, :, :, l].T))
-        Qb = torch.from_numpy(np.ascontiguousarray(self.Q[p, :, :, l]))
-        Qb = torch.tril(Qb) + torch.tril(Qb, -1).T
-        UW, self.Sigma, self.A = self._pick_update(self.Sigma, self.A, Pb, Qb, self.prob.s,
-                                                   self.prob.own_noise)
-        UWt = np.ascontiguousarray(UW.T.numpy())
-        _condition_panels(self.PT, UWt, self.Q, self.G, self.Y, *self._consts,
-                          self.score, self.degenerate, self.L, self.V, self.h)
+        _condition(self.PT, self.Sigma, self.A, int(best), self.UWt, self.Q, self.G, self.Y,
+                   *self._consts, self.score, self.degenerate, self.L, self.V, self.h)
         return self._result()
