@@ -6,9 +6,12 @@ candidates are grouped in panels of ``B`` lanes, and every per-candidate quantit
 the lane last and contiguous, e.g. ``Q[p, a, b, l] = (Q_n)_ab`` and ``PT[p, j, a, l] = P_n[a, j]``
 for candidate ``n = p B + l``. Every kernel loops over lanes innermost, so LLVM's loop vectorizer
 processes several candidates per instruction with the same arithmetic as the scalar code
-(fastmath off: no reassociation). Per pick and per panel, one BLAS product (numpy's ``np.dot``,
-called from numba) gives ``[Z | R]^T = [u | w]^T P``, and the rank-C updates of Q and G and the
-new scores follow while that panel is in cache: one pass over the candidates per pick.
+(fastmath off: no reassociation). A pick is one compiled call: the J x J algebra of
+:func:`~deimos_utils.acquisition.deimos.pick_update` (:func:`_pick_update`, the same formulas),
+then per panel one product ``[Z | R]^T = [u | w]^T P`` (BLAS through numba's ``np.dot`` for
+c > 3; :func:`_project` for c <= 3, where the product is narrow and bound by memory), and the
+rank-c updates of Q and G and the new scores while that panel is in cache: one pass over the
+candidates per pick.
 
 Only the lower triangles of Q and G (c x c) are kept. Lanes past the last candidate hold zeros
 and are never returned. ``AVAILABLE`` is False when numba cannot be imported; callers then use
