@@ -15,6 +15,7 @@ Torch, numpy and BLAS use ``--threads`` threads (1 by default). Inputs are float
 
     python benchmarks/bench_deimos.py            # the README table (about 15 minutes)
     python benchmarks/bench_deimos.py --quick    # a small smoke run
+    python benchmarks/bench_deimos.py --rows 6 7 --no-batchbald   # two rows again
 """
 from __future__ import annotations
 
@@ -215,8 +216,11 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-dense", action="store_true", help="skip the dense reference")
     parser.add_argument("--no-batchbald", action="store_true", help="skip BatchBALD")
+    parser.add_argument("--rows", type=int, nargs="+", help="only these rows (0-based) of the table")
     args = parser.parse_args()
     cases = QUICK if args.quick else FULL
+    if args.rows:
+        cases = [cases[i] for i in args.rows]
     print(f"machine: {_machine()}; threads: {args.threads}; load average at the start: "
           f"{_load()}\nfast path: minimum / median wall time of {args.repeats} calls (the minimum "
           f"CPU time); memory: peak RSS growth beyond the input; load: the 1-minute load average "
