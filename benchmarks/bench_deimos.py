@@ -5,16 +5,17 @@ Each measurement runs in a fresh process. Memory is the largest resident set siz
 the first call (sampled every millisecond from ``/proc/self/statm`` by a background thread; the
 kernels release the GIL) minus the size just before it, once the input predictions exist and a
 small warm-up call has run: what the call needs beyond its input. The timed calls follow (so
-the sampling thread stays out of them). Time is the minimum
-wall-clock time of ``--repeats`` calls (one call when the first takes over 5 s), with the CPU
-time of that process over the same call beside it: on a shared machine the CPU time is the
-better estimate of the time on a quiet one. The dense reference and BatchBALD run once. On CUDA
+the sampling thread stays out of them). Time is the minimum and the median wall-clock time of
+``--repeats`` calls (one call when the first takes over 5 s), with the smallest CPU time of that
+process over a call beside them: on a shared machine the CPU time is the better estimate of the
+time on a quiet one. The dense reference and BatchBALD run once. On CUDA
 the memory is the GPU's peak (``torch.cuda.max_memory_allocated``) beyond what the inputs hold.
 Torch, numpy and BLAS use ``--threads`` threads (1 by default). Inputs are float64 numpy arrays;
 ``cuda`` rows move them to the GPU first (and print "no CUDA device" without one).
 
     python benchmarks/bench_deimos.py            # the README table (about 15 minutes)
     python benchmarks/bench_deimos.py --quick    # a small smoke run
+    python benchmarks/bench_deimos.py --rows 6 7 --no-batchbald   # two rows again
 """
 from __future__ import annotations
 
@@ -152,7 +153,8 @@ def _measure(args, queue):
         cpu_times.append(time.process_time() - c0)
         if times[-1] > REPEAT_BELOW_S:
             break
-    queue.put((min(times), min(cpu_times), memory, np.asarray(picked).tolist()))
+    queue.put((min(times), float(np.median(times)), min(cpu_times), memory,
+               np.asarray(picked).tolist()))
 
 
 def run_one(which, case, repeats, threads):
@@ -185,15 +187,16 @@ def _row(case, args):
     head = (f"| {task} | {S:,} | {N:,} outside | " if N else f"| {task} | {S:,} | the sample | ")
     head += f"{C} | {J} | {b} | {dtype} {device} |"
     if res is None:
-        return head + " no CUDA device | - | - | - | - | - |"
-    t_fast, c_fast, m_fast, p_fast = res
-    fast = f" {t_fast:.3f} s ({c_fast:.3f} s) | {1e3 * t_fast / b:.1f} ms | {m_fast:.0f} MB |"
+        return head + " no CUDA device | - | - | - | - | - | - |"
+    t_fast, t_med, c_fast, m_fast, p_fast = res
+    fast = (f" {t_fast:.3f} / {t_med:.3f} s ({c_fast:.3f} s) | {1e3 * t_fast / b:.1f} ms | "
+            f"{m_fast:.0f} MB |")
     v_gb = (S * C) ** 2 * 8 / 1e9
     if args.no_dense or N or S * C > DENSE_MAX_ROWS or device != "cpu" or dtype != "float64":
         dense = " - | - |" if N or device != "cpu" or dtype != "float64" else \
             f" not run (V: {v_gb:.1f} GB) | - |"
     else:
-        t_d, _, m_d, p_d = run_one("dense", case, 1, args.threads)
+        t_d, _, _, m_d, p_d = run_one("dense", case, 1, args.threads)
         dense = f" {t_d:.2f} s, {m_d:.0f} MB | {'yes' if p_d == p_fast else 'NO'} |"
     n_cand = N or S
     if task != "classification" or device != "cpu" or dtype != "float64":
@@ -201,26 +204,30 @@ def _row(case, args):
     elif args.no_batchbald or n_cand > BATCHBALD_MAX_CANDIDATES:
         bb = " not run |"
     else:
-        t_b, _, m_b, _ = run_one("batchbald", case, 1, args.threads)
+        t_b, _, _, m_b, _ = run_one("batchbald", case, 1, args.threads)
         bb = f" {t_b:.1f} s, {m_b:.0f} MB |"
-    return head + fast + dense + bb
+    return head + fast + dense + bb + f" {_load()} |"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few small cases only")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-dense", action="store_true", help="skip the dense reference")
     parser.add_argument("--no-batchbald", action="store_true", help="skip BatchBALD")
+    parser.add_argument("--rows", type=int, nargs="+", help="only these rows (0-based) of the table")
     args = parser.parse_args()
     cases = QUICK if args.quick else FULL
+    if args.rows:
+        cases = [cases[i] for i in args.rows]
     print(f"machine: {_machine()}; threads: {args.threads}; load average at the start: "
-          f"{_load()}\nfast path: minimum of {args.repeats} calls, wall (CPU); memory: peak RSS "
-          f"growth beyond the input\n")
-    print("| task | S | candidates | C | J | b | precision, device | time (CPU) | per pick | "
-          "memory | dense Algorithm 1 | same picks | BatchBALD |")
-    print("|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|:---:|---:|")
+          f"{_load()}\nfast path: minimum / median wall time of {args.repeats} calls (the minimum "
+          f"CPU time); memory: peak RSS growth beyond the input; load: the 1-minute load average "
+          f"after the row\n")
+    print("| task | S | candidates | C | J | b | precision, device | time min / median (CPU) | "
+          "per pick | memory | dense Algorithm 1 | same picks | BatchBALD | load |")
+    print("|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|:---:|---:|---:|")
     for case in cases:
         print(_row(case, args), flush=True)
     print(f"\nload average at the end: {_load()}")

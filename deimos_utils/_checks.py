@@ -39,6 +39,8 @@ def as_float_array(x, name: str, ndims: Sequence[int], dtype=np.float64) -> np.n
     """
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    check_real_dtype(x.dtype, name)
     arr = np.asarray(x, dtype=dtype)
     if arr.ndim not in tuple(ndims):
         want = " or ".join(str(d) for d in ndims)
@@ -51,16 +53,33 @@ def as_float_tensor(x, name: str, ndims: Sequence[int], dtype=torch.float64) -> 
     """``x`` as a finite torch tensor of ``dtype``, kept on its device if it already is a tensor."""
     check_float_dtype(dtype)
     if isinstance(x, torch.Tensor):
+        check_real_dtype(x.dtype, name)
         t = x.detach().to(dtype)
     else:
+        x = np.asarray(x)
+        check_real_dtype(x.dtype, name)
         t = torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=dtype)
     if t.ndim not in tuple(ndims):
         want = " or ".join(str(d) for d in ndims)
         raise ValueError(f"{name} must have {want} dimensions, got shape {tuple(t.shape)}")
-    if not bool(torch.isfinite(t).all()):
+    # a finite sum proves every entry finite (NaN and inf propagate); one pass, no temporary
+    if t.numel() and not np.isfinite(float(t.sum())) and not bool(torch.isfinite(t).all()):
         n_bad = int((~torch.isfinite(t)).sum())
         raise ValueError(f"{name} contains {n_bad} NaN or infinite values")
     return t
+
+
+def check_real_dtype(dtype, name: str) -> None:
+    """Refuse inputs that are not real numbers (bool, complex, strings, dates): converting them
+    to float would silently give nonsense (True -> 1.0, dropped imaginary parts, parsed text)."""
+    if isinstance(dtype, torch.dtype):
+        bad = dtype == torch.bool or dtype.is_complex
+    else:
+        bad = np.dtype(dtype).kind not in "fiuO"  # object arrays: converted element by element
+    if bad:
+        raise ValueError(
+            f"{name} must hold real numbers (a float or integer array), got dtype {dtype}"
+        )
 
 
 def check_finite(arr: np.ndarray, name: str) -> None:
@@ -152,7 +171,7 @@ def check_probabilities(t: torch.Tensor, name: str = "probs", atol: float = PROB
         raise ValueError(f"{name} must have at least 1 MC-dropout mask (last axis), got shape {tuple(t.shape)}")
     if n == 0:
         return
-    if bool((t < 0).any()):
+    if float(t.min()) < 0:
         raise ValueError(
             f"{name} holds negative values (min {float(t.min()):.3g}): class probabilities are "
             "softmax outputs; were logits passed? apply torch.softmax over the class axis (1)"
@@ -176,8 +195,9 @@ def warn_if_no_variance(t: torch.Tensor, name: str, cause: str = "", stacklevel:
         return False
     # the same network on identical rows may differ in the last bits (batched kernels)
     eps = torch.finfo(t.dtype).eps if t.is_floating_point() else 0.0
-    tol = 64 * eps * max(1.0, float(t.abs().max()))
-    if float((t.amax(dim=-1) - t.amin(dim=-1)).abs().max()) > tol:
+    top, bottom = t.amax(dim=-1), t.amin(dim=-1)  # two passes (aminmax is slower on the CPU)
+    tol = 64 * eps * max(1.0, abs(float(top.max())), abs(float(bottom.min())))
+    if float((top - bottom).abs().max()) > tol:
         return False
     why = cause or "dropout is off, p = 0, or the dropout layers do not reach the output"
     warnings.warn(

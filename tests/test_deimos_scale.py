@@ -75,6 +75,63 @@ def test_kernels_match_torch_path(seed, task, n_classes, smoothing, where):
 
 
 @needs_numba
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("n_classes", [3, 4, 5])  # c = 2, 3 (the own product), 4 (BLAS)
+@pytest.mark.parametrize("where", ["all", "subset", "outside"])
+def test_kernels_match_torch_path_few_classes(seed, n_classes, where):
+    rng = np.random.default_rng(50 + seed)
+    n_points = int(rng.integers(200, 700))
+    preds, noise = make_preds(rng, "classification", n_points, n_classes, int(rng.integers(5, 40)))
+    kw = dict(noise=noise, smoothing=["diagonal", "block"][seed % 2])
+    if where == "subset":
+        kw["candidates"] = rng.permutation(n_points)[: n_points // 2]
+    elif where == "outside":
+        preds, kw["candidate_preds"] = preds[: n_points // 3], preds[n_points // 3:]
+    for b in (1, int(rng.integers(2, 12))):
+        picked, gains = deimos_batch(preds, b, **kw)
+        ref_picked, ref_gains = torch_path(deimos_batch, preds, b, **kw)
+        np.testing.assert_array_equal(picked, ref_picked)
+        np.testing.assert_allclose(gains, ref_gains, rtol=1e-10)
+
+
+@needs_numba
+@pytest.mark.parametrize("c", [1, 2, 3])
+def test_own_product_equals_blas(c):
+    rng = np.random.default_rng(c)
+    for J in (2, 5, 8, 50):  # J = 4 k and J = 4 k + r
+        P = rng.normal(size=(J, c, 64))
+        UWt = rng.normal(size=(2 * c, J))
+        Y = np.full((2 * c, c, 64), np.nan)
+        deimos_numba._project(UWt, P, Y)
+        ref = (UWt @ P.reshape(J, c * 64)).reshape(2 * c, c, 64)
+        np.testing.assert_allclose(Y, ref, rtol=1e-12, atol=1e-13)
+
+
+@needs_numba
+@pytest.mark.parametrize("own_noise", [False, True])
+@pytest.mark.parametrize("c", [1, 4, 9])
+def test_compiled_pick_update_equals_torch(own_noise, c):
+    rng = np.random.default_rng(10 * c + own_noise)
+    J = 20
+    X = rng.normal(size=(J, J))
+    Sigma = np.eye(J) - 0.5 * X @ X.T / np.linalg.norm(X @ X.T, 2)  # symmetric, 0.5 <= eig <= 1
+    F = rng.normal(size=(300, J))
+    A = F.T @ F
+    Pb = rng.normal(size=(c, J))
+    s = 0.05
+    Qb = Pb @ Sigma @ Pb.T
+    UW, Sigma_ref, A_ref = deimos_module.pick_update(
+        torch.from_numpy(Sigma), torch.from_numpy(A), torch.from_numpy(Pb), torch.from_numpy(Qb),
+        s, own_noise)
+    UWt = np.empty((2 * c, J))
+    lower = np.tril(Qb) + np.triu(np.full((c, c), np.nan), 1)  # only the lower triangle is read
+    deimos_numba._pick_update(Sigma, A, Pb, lower, s, own_noise, UWt)
+    np.testing.assert_allclose(UWt, UW.numpy().T, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(Sigma, Sigma_ref.numpy(), rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(A, A_ref.numpy(), rtol=1e-12)
+
+
+@needs_numba
 def test_kernels_refresh_and_degenerate_blocks():
     # noise 0 and rank J - 1 = 3: refreshes (gains fall by orders of magnitude), then zero gains;
     # the third pick is a tie (V is then of rank one: every point has EI = ||v||^2)
@@ -148,6 +205,56 @@ def test_outside_candidates_bad_input():
         deimos_batch(probs, 2, candidate_preds=np.full((4, 3, 6), np.nan), noise=0.01)
     with pytest.raises(ValueError, match="larger than the number of candidates"):
         deimos_batch(probs, 5, candidate_preds=probs[:4], noise=0.01)
+
+
+@pytest.mark.parametrize("bad, match", [
+    ("logits", "candidate_preds holds negative values"),
+    ("unnormalised", "candidate_preds must sum to 1 over the classes"),
+    ("one class", "candidate_preds has shape"),
+    ("inf", "candidate_preds contains 1 NaN or infinite"),
+    ("complex", "candidate_preds must hold real numbers"),
+    ("bool", "candidate_preds must hold real numbers"),
+    ("text", "candidate_preds must hold real numbers"),
+])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_outside_candidates_checked_like_preds(bad, match, as_tensor):
+    rng = np.random.default_rng(1)
+    probs = random_probs(rng, 30, 3, 6)
+    sample, cands = probs[:20], probs[20:].copy()
+    if bad == "logits":
+        cands = np.log(cands)
+    elif bad == "unnormalised":
+        cands[3, :, 2] *= 1.01
+    elif bad == "one class":
+        cands = cands[:, :1]
+    elif bad == "inf":
+        cands[2, 1, 4] = np.inf
+    elif bad == "complex":
+        cands = cands.astype(np.complex128)
+    elif bad == "bool":
+        cands = cands > 0.3
+    else:
+        if as_tensor:
+            pytest.skip("torch has no string tensors")
+        cands = cands.astype(str)
+    if as_tensor:
+        cands = torch.from_numpy(np.ascontiguousarray(cands))
+    for fn in (deimos_batch, lambda *a, **k: deimos_scores(a[0], **k)):
+        with pytest.raises(ValueError, match=match):
+            fn(sample, 2, candidate_preds=cands, noise=0.01)
+
+
+def test_outside_candidates_without_variance_warn():
+    from deimos_utils._checks import NoVarianceWarning
+
+    rng = np.random.default_rng(2)
+    probs = random_probs(rng, 30, 3, 6)
+    flat = np.repeat(probs[20:, :, :1], 6, axis=2)
+    with pytest.warns(NoVarianceWarning, match="candidate_preds"):
+        deimos_batch(probs[:20], 2, candidate_preds=flat, noise=0.01)
+    # regression candidates are not probabilities: any real values pass
+    reg = rng.normal(size=(30, 6))
+    deimos_batch(reg[:20], 2, candidate_preds=reg[20:] - 5.0, noise=0.01)
 
 
 # --- the class reduction ------------------------------------------------------------------------
@@ -247,3 +354,15 @@ def test_select_batch_with_the_pool_outside_the_sample(n_out):
     assert not np.allclose(inside.gains, sel.gains)  # the pool's own variance no longer counts
     with pytest.raises(ValueError, match="needs x_sample"):
         select_batch(model, x_pool, 5, noise=0.01, n_masks=20, pool_in_sample=False)
+
+
+def test_finite_check_survives_an_overflowing_sum():
+    # the one-pass finiteness test sums the input: a sum that overflows must not be taken for a
+    # NaN or inf entry (the exact test decides), and a real one must still be found
+    from deimos_utils._checks import as_float_tensor
+
+    big = np.full((4, 3), 1e308)
+    assert torch.equal(as_float_tensor(big, "x", (2,)), torch.from_numpy(big))
+    big[1, 2] = np.nan
+    with pytest.raises(ValueError, match="x contains 1 NaN"):
+        as_float_tensor(big, "x", (2,))

@@ -117,6 +117,8 @@ def _check_candidate_preds(candidate_preds, candidates, sample, dtype):
             f"candidate_preds has shape {tuple(t.shape)}, incompatible with preds "
             f"{tuple(sample.shape)}: the classes and masks (all axes but the first) must match"
         )
+    if sample.shape[1] > 1:  # classification: probabilities, as for preds
+        check_mc_predictions(t, "candidate_preds")
     return t
 
 

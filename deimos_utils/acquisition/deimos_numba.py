@@ -6,9 +6,12 @@ candidates are grouped in panels of ``B`` lanes, and every per-candidate quantit
 the lane last and contiguous, e.g. ``Q[p, a, b, l] = (Q_n)_ab`` and ``PT[p, j, a, l] = P_n[a, j]``
 for candidate ``n = p B + l``. Every kernel loops over lanes innermost, so LLVM's loop vectorizer
 processes several candidates per instruction with the same arithmetic as the scalar code
-(fastmath off: no reassociation). Per pick and per panel, one BLAS product (numpy's ``np.dot``,
-called from numba) gives ``[Z | R]^T = [u | w]^T P``, and the rank-C updates of Q and G and the
-new scores follow while that panel is in cache: one pass over the candidates per pick.
+(fastmath off: no reassociation). A pick is one compiled call: the J x J algebra of
+:func:`~deimos_utils.acquisition.deimos.pick_update` (:func:`_pick_update`, the same formulas),
+then per panel one product ``[Z | R]^T = [u | w]^T P`` (BLAS through numba's ``np.dot`` for
+c > 3; :func:`_project` for c <= 3, where the product is narrow and bound by memory), and the
+rank-c updates of Q and G and the new scores while that panel is in cache: one pass over the
+candidates per pick.
 
 Only the lower triangles of Q and G (c x c) are kept. Lanes past the last candidate hold zeros
 and are never returned. ``AVAILABLE`` is False when numba cannot be imported; callers then use
@@ -25,6 +28,10 @@ except ImportError:  # pragma: no cover - exercised only without numba
     AVAILABLE = False
 else:
     AVAILABLE = True
+
+#: up to this many class directions the per-pick product runs in :func:`_project` (about twice
+#: BLAS's speed at c = 1, where the pass over the candidates is bound by memory); BLAS beyond
+OWN_PRODUCT_MAX_C = 3
 
 if AVAILABLE:
     _OPTS = dict(cache=True, nogil=True, fastmath=False, boundscheck=False, error_model="numpy")
@@ -52,6 +59,37 @@ if AVAILABLE:
                     for l in range(B):
                         q[l] -= za[l] * zb[l]
                         g[l] -= za[l] * rb[l] + ra[l] * zb[l]
+
+    @njit(**_OPTS)
+    def _project(UWt, P, Y):
+        """Y[k, a, l] = sum_j UWt[k, j] P[j, a, l] for one panel (P: (J, c, B), Y: (2c, c, B)).
+
+        For c <= OWN_PRODUCT_MAX_C: two rows of Y per pass over P[:, a], four j per pass over
+        the lanes; BLAS does better on the wider products of more classes."""
+        J, c, B = P.shape
+        K = UWt.shape[0]
+        for a in range(c):
+            for k in range(0, K, 2):
+                z, r = Y[k, a], Y[k + 1, a]
+                for l in range(B):
+                    z[l] = 0.0
+                    r[l] = 0.0
+                j = 0
+                while j + 3 < J:
+                    p0, p1, p2, p3 = P[j, a], P[j + 1, a], P[j + 2, a], P[j + 3, a]
+                    a0, a1, a2, a3 = UWt[k, j], UWt[k, j + 1], UWt[k, j + 2], UWt[k, j + 3]
+                    b0, b1 = UWt[k + 1, j], UWt[k + 1, j + 1]
+                    b2, b3 = UWt[k + 1, j + 2], UWt[k + 1, j + 3]
+                    for l in range(B):
+                        z[l] += (a0 * p0[l] + a1 * p1[l]) + (a2 * p2[l] + a3 * p3[l])
+                        r[l] += (b0 * p0[l] + b1 * p1[l]) + (b2 * p2[l] + b3 * p3[l])
+                    j += 4
+                while j < J:
+                    p0, a0, b0 = P[j, a], UWt[k, j], UWt[k + 1, j]
+                    for l in range(B):
+                        z[l] += a0 * p0[l]
+                        r[l] += b0 * p0[l]
+                    j += 1
 
     @njit(**_OPTS)
     def _set_products(Q, G, X1, X2, X3):
@@ -118,14 +156,6 @@ if AVAILABLE:
                 for a in range(C):
                     for j in range(J):
                         PT[p, j, a, l] = buf[a, j]
-
-    @njit(**_OPTS)
-    def _panel_gram(PT, A):
-        """A += sum over the panels' rows of P^T P (J, J)."""
-        n_panels, J, c, B = PT.shape
-        for p in range(n_panels):
-            P2 = PT[p].reshape(J, c * B)
-            A += np.dot(P2, P2.T)
 
     @njit(**_OPTS)
     def _cholesky_inverse(Q, s, L, V):
@@ -212,13 +242,57 @@ if AVAILABLE:
                 out[l] = 0.0
 
     @njit(**_OPTS)
+    def _pick_update(Sigma, A, Pb, Qb, s, own_noise, UWt):
+        """:func:`deimos.pick_update` in place: UWt (2c, J) <- [u | w]^T, Sigma -= u u^T and,
+        with own noise, A -= Pb^T Pb. Pb (c, J) and the lower triangle of Qb (c, c) are the
+        picked candidate's features and Q block."""
+        c, J = Pb.shape
+        Lb = np.zeros((c, c), dtype=Pb.dtype)
+        for i in range(c):  # Lb Lb^T = Qb + s I
+            for j in range(i + 1):
+                v = Qb[i, j] + (s if i == j else 0.0)
+                for k in range(j):
+                    v -= Lb[i, k] * Lb[j, k]
+                Lb[i, j] = np.sqrt(v) if i == j else v / Lb[j, j]
+        Ut = np.dot(Pb, Sigma)  # then u^T = Lb^-1 Pb Sigma, by forward substitution
+        for i in range(c):
+            for k in range(i):
+                Ut[i] -= Lb[i, k] * Ut[k]
+            Ut[i] /= Lb[i, i]
+        AuT = np.dot(Ut, A)  # (A u)^T, A symmetric
+        M = np.dot(Ut, AuT.T)
+        Wt = np.dot(AuT, Sigma) - 0.5 * np.dot(M, Ut)
+        if own_noise:
+            L_inv = np.linalg.inv(Lb)
+            Wt += (0.5 * s * s) * np.dot(np.dot(L_inv, L_inv.T), Ut)
+            A -= np.dot(Pb.T, Pb)
+        Sigma -= np.dot(Ut.T, Ut)
+        UWt[:c] = Ut
+        UWt[c:] = Wt
+
+    @njit(**_OPTS)
+    def _condition(PT, Sigma, A, best, UWt, Q, G, Y, s, own_noise, extra, extra_trace, floor,
+                   score, degenerate, L, V, h):
+        """Condition on candidate ``best``: the pick's J x J algebra, then every panel."""
+        n_panels, J, c, B = PT.shape
+        p, l = best // B, best % B
+        Pb = np.ascontiguousarray(PT[p, :, :, l].T)
+        Qb = np.ascontiguousarray(Q[p, :, :, l])
+        _pick_update(Sigma, A, Pb, Qb, s, own_noise, UWt)
+        _condition_panels(PT, UWt, Q, G, Y, s, own_noise, extra, extra_trace, floor,
+                          score, degenerate, L, V, h)
+
+    @njit(**_OPTS)
     def _condition_panels(PT, UWt, Q, G, Y, s, own_noise, extra, extra_trace, floor,
                           score, degenerate, L, V, h):
         """For every panel: [Z | R] from one BLAS product, the rank-c updates, new scores."""
         n_panels, J, c, B = PT.shape
         Y2 = Y.reshape(2 * c, c * B)
         for p in range(n_panels):
-            np.dot(UWt, PT[p].reshape(J, c * B), Y2)
+            if c <= OWN_PRODUCT_MAX_C:
+                _project(UWt, PT[p], Y)
+            else:
+                np.dot(UWt, PT[p].reshape(J, c * B), Y2)
             _subtract_pick(Q[p], G[p], Y, c)
             lanes = slice(p * B, (p + 1) * B)
             _panel_scores(Q[p], G[p], s, own_noise, extra, extra_trace, floor,
@@ -245,6 +319,17 @@ if AVAILABLE:
                           score[lanes], degenerate[lanes], L, V, h)
 
 
+def panel_gram(PT) -> np.ndarray:
+    """sum over the panels' rows of P^T P (J, J); numpy's ``X @ X.T`` is a symmetric rank-k
+    update (half the work of a general product, which is all numba's ``np.dot`` offers)."""
+    n_panels, J, c, B = PT.shape
+    A = np.zeros((J, J), dtype=PT.dtype)
+    for p in range(n_panels):
+        P2 = PT[p].reshape(J, c * B)
+        A += P2 @ P2.T
+    return A
+
+
 def panel_lanes(c: int) -> int:
     """Lanes per panel: a panel's [Z | R], Q and G (about 4 c^2 B values) stay in L2."""
     lanes = 1 << max(6, min(13, int(np.log2(max(1.0, 16384.0 / (4 * c * c))))))
@@ -262,7 +347,6 @@ class NumbaEngine:
     def __init__(self, sample, cand, s, diagonal, outside):
         from . import deimos as _d  # the problem's constants and J x J algebra are shared
 
-        self._pick_update = _d.pick_update
         x = sample if outside is None else outside
         every = outside is None and len(cand) == x.shape[0] and \
             np.array_equal(cand, np.arange(len(cand)))
@@ -276,8 +360,7 @@ class NumbaEngine:
             self._pack(X, rows, reduced)
         diag_max = float(self._stats[0])
         if every:
-            A = np.zeros((J, J), dtype=self.PT.dtype)
-            _panel_gram(self.PT, A)
+            A = panel_gram(self.PT)
             if reduced:
                 A += self._D.T @ self._D  # the dropped class direction's rows
             A = torch.from_numpy(A)
@@ -310,8 +393,9 @@ class NumbaEngine:
         self.h = np.empty(B, dtype=dt)
         self.score = np.zeros(n_panels * B, dtype=dt)
         self.degenerate = np.zeros(n_panels * B, dtype=np.bool_)
-        self.Sigma = torch.eye(J, dtype=prob.A.dtype)
-        self.A = prob.A.detach().cpu().clone()
+        self.Sigma = np.eye(J, dtype=dt)
+        self.A = np.array(prob.A.detach().cpu().numpy(), dtype=dt)  # a copy: updated in place
+        self.UWt = np.empty((2 * c, J), dtype=dt)
         self._consts = (dt.type(prob.s), bool(prob.own_noise), dt.type(prob.extra),
                         dt.type(prob.extra_trace), dt.type(prob.floor))
 
@@ -327,20 +411,12 @@ class NumbaEngine:
         """Recompute Q and G from Sigma (as ``_TorchEngine.refresh``), then score."""
         W = np.empty(self.PT.shape[1:], dtype=self.PT.dtype)
         X = np.empty_like(W)
-        _refresh_panels(self.PT, np.ascontiguousarray(self.Sigma.numpy()), identity,
-                        np.ascontiguousarray(self.A.numpy()), self.Q, self.G, W, X,
+        _refresh_panels(self.PT, self.Sigma, identity, self.A, self.Q, self.G, W, X,
                         *self._consts, self.score, self.degenerate, self.L, self.V, self.h)
         return self._result()
 
     def condition(self, best: int):
         """Condition V on candidate ``best`` and score again, in one pass over the panels."""
-        p, l = divmod(best, self.B)
-        Pb = torch.from_numpy(np.ascontiguousarray(self.PT[p, :, :, l].T))
-        Qb = torch.from_numpy(np.ascontiguousarray(self.Q[p, :, :, l]))
-        Qb = torch.tril(Qb) + torch.tril(Qb, -1).T
-        UW, self.Sigma, self.A = self._pick_update(self.Sigma, self.A, Pb, Qb, self.prob.s,
-                                                   self.prob.own_noise)
-        UWt = np.ascontiguousarray(UW.T.numpy())
-        _condition_panels(self.PT, UWt, self.Q, self.G, self.Y, *self._consts,
-                          self.score, self.degenerate, self.L, self.V, self.h)
+        _condition(self.PT, self.Sigma, self.A, int(best), self.UWt, self.Q, self.G, self.Y,
+                   *self._consts, self.score, self.degenerate, self.L, self.V, self.h)
         return self._result()
