@@ -126,8 +126,10 @@ def _copy_experiment(tmp_path, experiment):
                 np.save(dest, np.linspace(0.5, 0.9, n))
 
 
-def test_missing_truncated_and_wrong_arrays_are_named(tmp_path):
+def test_missing_truncated_and_wrong_arrays_are_named(tmp_path, monkeypatch):
     _copy_experiment(tmp_path, "mnist_7v9_b25")
+    if not HAVE:  # stand-ins cannot match the published checksums: test the content checks only
+        monkeypatch.setattr(authors, "_expected_digests", lambda: {})
     base = tmp_path / "authors" / "MNIST" / "Binary_7_9_AL_Results"
     assert len(load_authors_results("mnist_7v9_b25", tmp_path, download=False)) > 0
     target = base / "MaxEnt_BS25_Acc_Ind2.npy"
