@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from deimos_utils.analysis import authors_comparison as ac  # noqa: E402
 from deimos_utils.figures import authors_overlay as ao  # noqa: E402
 from deimos_utils.toy import greedy_optimality as optimality, synthetic_1d as synthetic  # noqa: E402
 from deimos_utils.figures import common as plots
@@ -58,28 +59,28 @@ def rising(method, k, n):
 
 def test_curves_are_the_mean_and_sd_of_their_seeds(tmp_path, made_up_arrays):
     write_arrays(tmp_path, "mnist_7v9_b25", rising, extra={("random", 2): 3})
-    arrays = ao.load_arrays("mnist_7v9_b25", tmp_path)
+    arrays = ac.load_arrays("mnist_7v9_b25", tmp_path)
     assert arrays.available and arrays.message == "" and arrays.batch_size == 25
     assert any("500 acquisitions" in n for n in arrays.notes)
-    curves = ao.authors_curves(arrays.results, "test_accuracy")
+    curves = ac.authors_curves(arrays.results, "test_accuracy")
     assert curves["n_acquired"].max() == 500  # the paper's range by default
     row = curves[(curves.method == "deimos") & (curves.n_acquired == 50)].iloc[0]
     seeds = [rising("deimos", k, 41)[2] for k in range(3)]  # entry 2 = 50 acquisitions at b = 25
     assert row["mean"] == pytest.approx(np.mean(seeds)) and row["n_seeds"] == 3
     assert row["sd"] == pytest.approx(np.std(seeds, ddof=1))
     # beyond their runs' length only the longer seed counts, with sd 0
-    long = ao.authors_curves(arrays.results, "test_accuracy", x_max=2000)
+    long = ac.authors_curves(arrays.results, "test_accuracy", x_max=2000)
     tail = long[(long.method == "random") & (long.n_acquired == 1025)].iloc[0]
     assert tail["n_seeds"] == 1 and tail["sd"] == 0.0
     assert tail["mean"] == pytest.approx(rising("random", 2, 44)[41])
     assert list(dict.fromkeys(curves.method)) == list(AUTHORS_EXPERIMENTS["mnist_7v9_b25"].files)
     with pytest.raises(ValueError, match="test_mse"):
-        ao.authors_curves(arrays.results, "test_mse")
+        ac.authors_curves(arrays.results, "test_mse")
 
 
 def test_overlay_draws_dashed_lines_in_our_colours_on_our_axes(tmp_path, made_up_arrays):
     write_arrays(tmp_path, "mnist_0to9_b100", rising)
-    arrays = ao.load_arrays("mnist_0to9_b25", tmp_path)  # our b = 25 gets their b = 100 arrays
+    arrays = ac.load_arrays("mnist_0to9_b25", tmp_path)  # our b = 25 gets their b = 100 arrays
     assert arrays.authors_experiment == "mnist_0to9_b100"
     cfg = get_config("mnist_0to9_b25", "quick")
     ours = pd.DataFrame({"method": "deimos", "seed": 0, "n_acquired": [0, 5, 10],
@@ -102,19 +103,19 @@ def test_overlay_draws_dashed_lines_in_our_colours_on_our_axes(tmp_path, made_up
 
 
 def test_absent_arrays_say_what_to_do_and_draw_nothing(tmp_path):
-    arrays = ao.load_arrays("splicing", tmp_path)
+    arrays = ac.load_arrays("splicing", tmp_path)
     assert not arrays.available and arrays.results is None
     assert arrays.message.startswith("authors' arrays not found: ")
     assert str(tmp_path / "authors") in arrays.message and "DEIMOS_DATA_DIR" in arrays.message
     fig, ax = plt.subplots()
     assert ao.plot_authors_curves(ax, arrays, "test_mse") is None and not ax.get_lines()
     cfg = get_config("splicing", "quick")
-    flat = " ".join(ao.caption(cfg, arrays).split())  # the caption wraps its lines
+    flat = " ".join(ac.caption(cfg, arrays).split())  # the caption wraps its lines
     assert flat.endswith(" ".join(arrays.message.split())) and flat.startswith("ours: quick preset (")
-    assert ao.authors_thresholds(arrays, "test_mse", [0.1]) == {}
+    assert ac.authors_thresholds(arrays, "test_mse", [0.1]) == {}
     plt.close(fig)
     with pytest.raises(ValueError, match="no arrays for our experiment"):
-        ao.load_arrays("mnist_7v9_b3", tmp_path)
+        ac.load_arrays("mnist_7v9_b3", tmp_path)
 
 
 def test_caption_stacks_under_the_figure():
@@ -128,38 +129,38 @@ def test_caption_stacks_under_the_figure():
 def test_runs_on_their_initial_sets_fall_back_when_absent(tmp_path, made_up_arrays):
     cfg = get_config("mnist_7v9_b1", "quick")
     assert cfg.initial_set == "authors"
-    fallback, message = ao.runnable_config(cfg, tmp_path)
+    fallback, message = ac.runnable_config(cfg, tmp_path)
     assert (fallback.initial_set, fallback.run_name) == ("random", "quick-random-initial")
     assert message.startswith("authors' arrays not found") and "quick-random-initial" in message
-    tagged, _ = ao.runnable_config(cfg.replace(tag="v2"), tmp_path)
+    tagged, _ = ac.runnable_config(cfg.replace(tag="v2"), tmp_path)
     assert tagged.run_name == "quick-v2-random-initial"
     other = get_config("splicing", "quick")  # random initial sets anyway: nothing to change
-    assert ao.runnable_config(other, tmp_path) == (other, "")
+    assert ac.runnable_config(other, tmp_path) == (other, "")
     folder = tmp_path / "authors" / "MNIST" / "Binary_7_9_AL_Scripts"
     folder.mkdir(parents=True)
     for k in (1, 2, 3):
         np.save(folder / f"trainindices{k}.npy", np.arange(10 * k, 10 * k + 10))
-    assert ao.runnable_config(cfg, tmp_path) == (cfg, "")
+    assert ac.runnable_config(cfg, tmp_path) == (cfg, "")
 
 
 # ------------------------------------------------------------------------------------ settings
 
 def test_settings_line_names_what_ours_changed():
     cpu = get_config("utkface_b100", "cpu")
-    diffs = ao.settings_differences(cpu)
+    diffs = ac.settings_differences(cpu)
     assert diffs == [("n_candidates", "1,000", "5,000"), ("resolution", "64", "200"),
                      ("n_test", "2,000", "all"), ("test_mc_passes", "20", "300")]
-    line = ao.settings_line(cpu)
+    line = ac.settings_line(cpu)
     assert line.startswith("ours: cpu preset (") and "resolution 64 (theirs 200)" in line
     assert line.endswith("theirs: the paper preset's settings on 200 px faces")
-    assert ao.settings_differences(get_config("mnist_7v9_b1", "paper")) == []
-    assert "the authors' settings throughout" in ao.settings_line(get_config("mnist_7v9_b1", "paper"))
+    assert ac.settings_differences(get_config("mnist_7v9_b1", "paper")) == []
+    assert "the authors' settings throughout" in ac.settings_line(get_config("mnist_7v9_b1", "paper"))
     override = get_config("mnist_7v9_b1", "paper", n_masks=10)
-    assert ao.settings_differences(override) == [("n_masks", "10", "50")]
+    assert ac.settings_differences(override) == [("n_masks", "10", "50")]
     # a setting the paper preset itself takes from us says why
-    spl = ao.settings_differences(get_config("splicing", "paper"))
+    spl = ac.settings_differences(get_config("splicing", "paper"))
     assert spl == [("initial_set", "random", "ours (the authors' sets index the real A5SS file)")]
-    line = ao.settings_line(get_config("splicing", "paper"), data_source="simulated")
+    line = ac.settings_line(get_config("splicing", "paper"), data_source="simulated")
     assert "initial_set random (ours: the authors' sets index the real A5SS file)" in line
     assert "on the real A5SS library (ours: the SIMULATED library)" in line
 
@@ -174,8 +175,8 @@ def test_their_thresholds_count_the_papers_entries(tmp_path, made_up_arrays):
     write_arrays(tmp_path, "splicing", mse, extra={("deimos", 0): 300, ("deimos", 1): 300,
                                                    ("deimos", 2): 300, ("random", 0): 200,
                                                    ("max_variance", 0): 100})
-    arrays = ao.load_arrays("splicing", tmp_path)
-    got = ao.authors_thresholds(arrays, "test_mse", [0.15, 0.13, 0.12])
+    arrays = ac.load_arrays("splicing", tmp_path)
+    got = ac.authors_thresholds(arrays, "test_mse", [0.15, 0.13, 0.12])
     # mean over seeds = 0.2 - 1e-4 i + 1e-6: crosses 0.15 at i = 501, 0.13 at 701, 0.12 at 801
     assert got == {"deimos": [501, None, None], "max_variance": [501, 701, None], "random": [501, None, None]}
 
@@ -199,16 +200,16 @@ def test_three_numbers_a_cell():
 
 @needs_arrays
 def test_their_tables_are_the_papers():
-    t2 = ao.authors_thresholds(ao.load_arrays("mnist_7v9_b1"), "test_accuracy",
+    t2 = ac.authors_thresholds(ac.load_arrays("mnist_7v9_b1"), "test_accuracy",
                                TABLE2_MNIST_7V9_ACCURACY["thresholds"])
     assert t2 == {m: v for m, v in TABLE2_MNIST_7V9_ACCURACY.items() if m != "thresholds"}
-    t1 = ao.authors_thresholds(ao.load_arrays("splicing"), "test_mse", TABLE1_SPLICING_MSE["thresholds"])
+    t1 = ac.authors_thresholds(ac.load_arrays("splicing"), "test_mse", TABLE1_SPLICING_MSE["thresholds"])
     assert t1 == {m: v for m, v in TABLE1_SPLICING_MSE.items() if m != "thresholds"}
 
 
 @needs_arrays
 def test_overlay_mean_is_the_arrays_mean_on_the_real_arrays():
-    arrays = ao.load_arrays("utkface_b100")
+    arrays = ac.load_arrays("utkface_b100")
     fig, ax = plt.subplots()
     ao.plot_authors_curves(ax, arrays, "test_rmse")
     line = next(ln for ln in ax.get_lines() if ln.get_label().startswith("DEIMOS"))
@@ -276,8 +277,8 @@ def test_ratios_beside_theirs(tmp_path, made_up_arrays):
     assert ours.groupby("batch_size").size().to_dict() == {2: 8, 5: 6}  # instances per batch size
     both = optimality.compare_ratios(ours, theirs)
     assert both.loc[(5, 3), ("ours", "instances")] == 3 and both.loc[(5, 3), ("ours", "pool")] == 7
-    assert both.loc[(2, 3), (ao.AUTHORS_LABEL, "min_ratio")] == pytest.approx(0.97 + 0.003 / 50 + 0.002)
-    assert both.loc[(2, 3), (ao.AUTHORS_LABEL, "instances")] == 200
+    assert both.loc[(2, 3), (ac.AUTHORS_LABEL, "min_ratio")] == pytest.approx(0.97 + 0.003 / 50 + 0.002)
+    assert both.loc[(2, 3), (ac.AUTHORS_LABEL, "instances")] == 200
     fig = optimality.plot_ratio_histograms(ours, theirs)
     title = fig.axes[1].get_title()  # b = 2, J = 3
     assert title == f"b = 2, J = 3: min {ours.query('batch_size == 2 and n_masks == 3').ratio.min():.4f}" \
@@ -286,7 +287,7 @@ def test_ratios_beside_theirs(tmp_path, made_up_arrays):
     none, message = optimality.authors_ratio_table([2], [2], tmp_path / "nothing")
     assert none is None and message.startswith("authors' arrays not found")
     alone = optimality.compare_ratios(ours, None)
-    assert alone[ao.AUTHORS_LABEL]["min_ratio"].isna().all()
+    assert alone[ac.AUTHORS_LABEL]["min_ratio"].isna().all()
 
 
 # ------------------------------------------------------------------------------------ Fig 1

@@ -12,6 +12,8 @@ regression_tables   the regression experiments' tables: Appendix E's calibration
 mnist_tables        the MNIST experiments' tables: queried images, diversity wins, sample sizes
 significance_table  Appendix C across every experiment, ours beside the authors' arrays
 budget              what a grid costs: recorded seconds per run, the grid's hours on its workers
+authors_comparison  the authors' side of each comparison: their arrays, curves, Tables 1 and 2, and
+                    what differs between their settings and ours
 claims              a verdict per claim of the paper, on the authors' arrays and on ours
 paper               the numbers the paper reports
 """

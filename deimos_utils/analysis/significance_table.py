@@ -91,7 +91,7 @@ def authors_significance_table(data_dir=None, experiments=AUTHORS_ORDER) -> tupl
     (the table then lacks their rows; empty table when none are present).
     """
     from ..data.authors import within_horizon
-    from ..figures.authors_overlay import load_arrays
+    from .authors_comparison import load_arrays
 
     found, missing = {}, []
     for experiment in experiments:

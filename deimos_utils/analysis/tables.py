@@ -6,7 +6,7 @@
   data (``"SIMULATED library"`` for simulated data), the preset and the repeats.
 - :func:`threshold_comparison`: Tables 1 and 2, acquisitions needed to reach each threshold
   (:func:`deimos_utils.analysis.thresholds.acquisitions_to_threshold`), ours beside the authors' arrays'
-  (:func:`deimos_utils.figures.authors_overlay.authors_thresholds`) and the paper's.
+  (:func:`deimos_utils.analysis.authors_comparison.authors_thresholds`) and the paper's.
 - :func:`lmm_comparison`: Appendix C, DEIMOS against each other method of one experiment's
   results (:func:`deimos_utils.analysis.lmm.lmm_lrt`), the p-values (:func:`format_p_value`, finite
   even where a p-value underflows a float) next to the paper's
@@ -234,7 +234,7 @@ def threshold_comparison(results: pd.DataFrame, metric: str, thresholds: Sequenc
     ``thresholds``: ours, default the paper's (pass others when the paper's do not fit this
     run's scale, e.g. :func:`deimos_utils.figures.regression.splicing_thresholds`);
     ``authors``: ``{method: [acquisitions or None per threshold]}`` from the authors' arrays
-    at the paper's thresholds (:func:`deimos_utils.figures.authors_overlay.authors_thresholds`;
+    at the paper's thresholds (:func:`deimos_utils.analysis.authors_comparison.authors_thresholds`;
     ``{}`` when their arrays are absent).
 
     Without ``authors`` cells read ``"ours (paper)"`` (ours alone for a method the paper does

@@ -89,7 +89,7 @@ def plot_learning_panels(panels: Mapping[str, tuple], metric: str, source: str, 
     ``panels`` maps a panel name (e.g. the experiment) to ``(results, config)``; each title
     is :func:`~deimos_utils.analysis.tables.figure_title` of ``source``, the panel's config (its batch
     size) and the seeds in its results. ``authors`` maps a panel name to its
-    :class:`~deimos_utils.figures.authors_overlay.AuthorsArrays`: their curves go on that panel and
+    :class:`~deimos_utils.analysis.authors_comparison.AuthorsArrays`: their curves go on that panel and
     the caption under the figure says what differs (or that the arrays are absent).
     Returns ``(fig, axes, caption)`` with ``axes`` a list and ``caption`` the text written
     under the figure (``""`` without ``authors``).
@@ -121,7 +121,8 @@ def plot_learning_panels(panels: Mapping[str, tuple], metric: str, source: str, 
 def _authors_table1_panel(ax, arrays, table: Mapping, thresholds: Sequence[float]) -> None:
     """Their curves up to Table 1's range, the thresholds as dotted lines, their Table 1 as a
     table in the panel."""
-    from .authors_overlay import TABLE_ENTRIES, plot_authors_curves
+    from ..analysis.authors_comparison import TABLE_ENTRIES
+    from .authors_overlay import plot_authors_curves
     from ..acquisition.labels import method_label
 
     x_max = max(TABLE_ENTRIES["splicing"].values()) - 1
@@ -151,11 +152,12 @@ def plot_splicing_curves(results: pd.DataFrame, config, source: str, arrays, *,
     On the real library (``source`` not simulated) their curves go on our axes. On a
     simulated library they never do: they get a panel of their own with their Table 1
     (from their arrays: the paper's). ``arrays``: an
-    :class:`~deimos_utils.figures.authors_overlay.AuthorsArrays`. Returns ``(fig, axes, caption)``.
+    :class:`~deimos_utils.analysis.authors_comparison.AuthorsArrays`. Returns ``(fig, axes, caption)``.
     """
     import matplotlib.pyplot as plt
 
-    from .authors_overlay import authors_thresholds, beside, caption
+    from ..analysis.authors_comparison import authors_thresholds, caption
+    from .authors_overlay import beside
     from ..analysis.paper import TABLE1_SPLICING_MSE
     from .common import add_caption, plot_learning_curves
 

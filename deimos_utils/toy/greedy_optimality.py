@@ -116,7 +116,7 @@ def authors_ratio_table(batch_sizes=(2, 5, 10), mask_counts=PAPER_MASK_COUNTS, d
     ``ratio``), and ``""``; ``(None, "authors' arrays not found: ...")`` when absent. Cells
     they did not run (J outside 2, 3, 50) are left out."""
     from ..data.authors import load_authors_optimality_ratios
-    from ..figures.authors_overlay import not_found_message
+    from ..analysis.authors_comparison import not_found_message
     from ..data.paths import MissingDataError
 
     frames = []
@@ -140,7 +140,7 @@ def compare_ratios(ours: pd.DataFrame, theirs: pd.DataFrame | None) -> pd.DataFr
     masks) the columns ``pool``, ``instances``, ``min_ratio``, ``mean_ratio``,
     ``share_optimal`` under ``"ours"`` and ``"authors (their arrays)"`` (NaN where they ran
     no such cell, or their arrays are absent)."""
-    from ..figures.authors_overlay import AUTHORS_LABEL
+    from ..analysis.authors_comparison import AUTHORS_LABEL
 
     def side(table):
         out = summarize_ratios(table)
@@ -160,7 +160,7 @@ def plot_ratio_histograms(table: pd.DataFrame, theirs: pd.DataFrame | None = Non
     both minimum ratios."""
     import matplotlib.pyplot as plt
 
-    from ..figures.authors_overlay import AUTHORS_LABEL
+    from ..analysis.authors_comparison import AUTHORS_LABEL
 
     batch_sizes = sorted(table["batch_size"].unique())
     mask_counts = sorted(table["n_masks"].unique())

@@ -218,7 +218,7 @@ def run_preset(scale: str, seed: int = 5, batch_size: int = 5, data_dir=None) ->
     says so and what to do.
     """
     from ..data.authors import load_authors_1d
-    from ..figures.authors_overlay import not_found_message
+    from ..analysis.authors_comparison import not_found_message
     from ..data.paths import MissingDataError
 
     if scale not in PRESETS:
