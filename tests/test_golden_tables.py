@@ -24,11 +24,11 @@ RUNS = {
     "mnist_7v9_b25": ("mnist_7v9_b25", dict(methods=("deimos", "kcenter", "random"), n_acquired=10,
                                             n_candidates=40, n_test=100, train_epochs=1)),
     "mnist_7v9_b25_fitted_noise": ("mnist_7v9_b25", dict(methods=("deimos",), noise=None,
-                                                         n_acquired=5, n_candidates=30, n_test=100,
+                                                         noise_fraction=0.01, n_acquired=5, n_candidates=30, n_test=100,
                                                          train_epochs=1)),
     "splicing": ("splicing", dict(methods=("deimos", "max_variance"), n_acquired=2, n_candidates=40,
                                   n_test=100, train_epochs=1)),
-    "splicing_fitted_noise": ("splicing", dict(methods=("deimos",), noise=None, standardize_y=True,
+    "splicing_fitted_noise": ("splicing", dict(methods=("deimos",), noise=None, standardize_y=True, noise_fraction=0.01,
                                                n_acquired=2, n_candidates=40, n_test=100,
                                                train_epochs=1)),
 }

@@ -13,7 +13,7 @@ import torch
 
 from deimos_utils.experiment import loop, store
 from deimos_utils.acquisition.registry import Acquisition
-from deimos_utils.uncertainty.calibration import noise_from_validation, weight_decay
+from deimos_utils.uncertainty.calibration import DEFAULT_NOISE_FRACTION, noise_from_validation, weight_decay
 from deimos_utils.data.aldata import ALData
 from deimos_utils.experiment.config import ExperimentConfig
 from deimos_utils.uncertainty.mc_dropout import mc_predict
@@ -141,7 +141,7 @@ def test_first_row_replays_by_hand(tmp_path):
     acc = float((logits.argmax(1) == data.y_test).double().mean())
     assert df["test_accuracy"][0] == acc
     probs = mc_predict(model, data.x_pool[val], n_masks=6, seed=derive_seed(0, "val-masks")).double()
-    assert df["noise"][0] == pytest.approx(noise_from_validation(probs.numpy(), "classification", 0.01),
+    assert df["noise"][0] == pytest.approx(noise_from_validation(probs.numpy(), "classification", DEFAULT_NOISE_FRACTION["classification"]),
                                            rel=1e-12)
 
 

@@ -259,6 +259,19 @@ def test_other_and_damaged_sidecars_are_named(tmp_path):
         RunTable(path).open(SIDECAR)
 
 
+def test_a_field_the_run_does_not_read_does_not_decide(tmp_path):
+    path = tmp_path / "t.csv"
+    fixed = {"config": {"noise": 8.37e-5, "noise_fraction": 0.01, "n_candidates": 20}}
+    RunTable(path).open(fixed)
+    # a fixed tau^-1 makes the fraction unused: another fraction continues the same run
+    RunTable(path).open({"config": dict(fixed["config"], noise_fraction=None)})
+    with pytest.raises(ValueError, match="noise: recorded 8.37e-05, now None"):
+        RunTable(path).open({"config": dict(fixed["config"], noise=None, noise_fraction=0.15)})
+    with pytest.raises(ValueError, match="n_candidates: recorded 20, now 25") as err:
+        RunTable(path).open({"config": dict(fixed["config"], n_candidates=25, noise_fraction=0.2)})
+    assert "noise_fraction" not in str(err.value)
+
+
 def test_one_writer_per_table_in_a_process(tmp_path):
     import threading
 

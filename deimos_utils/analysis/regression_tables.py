@@ -81,7 +81,7 @@ def calibration_for(results: pd.DataFrame, config, data) -> pd.DataFrame:
     """:func:`calibration_table` of ``config``'s runs: with its ``noise_fraction`` only when
     tau^-1 comes from it (not from a fixed ``noise``), in y's units via
     :func:`initial_target_sd`."""
-    fraction = None if config.noise is not None else config.noise_fraction
+    fraction = None if config.noise is not None else config.fitted_noise_fraction
     return calibration_table(results, fraction, initial_target_sd(config, data))
 
 

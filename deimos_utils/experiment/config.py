@@ -81,9 +81,10 @@ class ExperimentConfig:
 
     Appendix E: ``noise_fraction`` (tau^-1 = fraction * mean dropout variance, regression,
     0.1-0.2; tau_s^-1 = fraction * mean class dropout variance, classification, 0.001-0.01).
-    Its default, 0.01, is one value for both tasks, unlike
-    :data:`~deimos_utils.uncertainty.calibration.DEFAULT_NOISE_FRACTION`; every preset fixes
-    ``noise`` instead, and recorded runs name 0.01 in their sidecars, so it is left as it is.
+    None (default): Appendix E's default of the task,
+    :data:`~deimos_utils.uncertainty.calibration.DEFAULT_NOISE_FRACTION` (one place for it;
+    :attr:`fitted_noise_fraction` resolves it). Every preset fixes ``noise`` instead, which makes
+    the fraction unused (a results sidecar then ignores it).
     ``noise``: a fixed tau^-1 / tau_s^-1 in the target's units squared (the authors' constants)
     that overrides ``noise_fraction``; with ``standardize_y`` it is divided by the initial
     set's target variance, so that the model is the same. ``smoothing``: where tau_s^-1 enters
@@ -130,7 +131,7 @@ class ExperimentConfig:
     learning_rate: float = 1e-3
     weight_decay_c: float = 3.5
     standardize_y: bool = True
-    noise_fraction: float = 0.01
+    noise_fraction: float | None = None
     noise: float | None = None
     smoothing: str = DEFAULT_SMOOTHING
     optimizer: str = "adam"
@@ -247,6 +248,8 @@ class ExperimentConfig:
             self.fail("input_scale", f"must be a finite number > 0, got {self.input_scale!r}")
         for name in ("weight_decay_c", "noise_fraction"):
             v = getattr(self, name)
+            if name == "noise_fraction" and v is None:
+                continue
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not (np.isfinite(v) and v >= 0):
                 self.fail(name, f"must be a finite number >= 0, got {v!r}")
         if not 0 < self.test_fraction < 1:
@@ -268,6 +271,13 @@ class ExperimentConfig:
             self.fail("preset", f"must be a non-empty string without slashes or spaces, got {self.preset!r}")
 
     # ---------------------------------------------------------------- derived values
+    @property
+    def fitted_noise_fraction(self) -> float:
+        """``noise_fraction``, or Appendix E's default of the task when it is None."""
+        from ..uncertainty.calibration import DEFAULT_NOISE_FRACTION
+
+        return DEFAULT_NOISE_FRACTION[self.task] if self.noise_fraction is None else float(self.noise_fraction)
+
     @property
     def n_iterations(self) -> int:
         """Acquisition rounds: ``n_acquired / batch_size`` (the table has one row more)."""

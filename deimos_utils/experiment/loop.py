@@ -253,7 +253,7 @@ def _noise(config: ExperimentConfig, preds_val: torch.Tensor, y_std: float) -> f
     """
     if config.noise is not None:
         return float(config.noise) / (float(y_std) ** 2 if config.task == "regression" else 1.0)
-    return noise_from_validation(preds_val.numpy(), config.task, config.noise_fraction)
+    return noise_from_validation(preds_val.numpy(), config.task, config.fitted_noise_fraction)
 
 
 def _test_metrics(model, x_test, y_test, config: ExperimentConfig, seed: int, it: int,

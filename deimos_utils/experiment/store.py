@@ -393,6 +393,21 @@ def read_sidecar(json_path) -> dict:
     return stored
 
 
+#: config fields that a run does not read when another field is set: (field, the field that
+#: makes it unused); a sidecar ignores them then (a fixed tau^-1 replaces the noise fraction)
+UNUSED_WHEN = (("noise_fraction", "noise"),)
+
+
+def _comparable(sidecar: dict) -> dict:
+    """``sidecar`` without the config fields that cannot change its run (:data:`UNUSED_WHEN`)."""
+    config = sidecar.get("config")
+    if not isinstance(config, dict):
+        return sidecar
+    config = {k: v for k, v in config.items()
+              if not any(k == field and config.get(other) is not None for field, other in UNUSED_WHEN)}
+    return {**sidecar, "config": config}
+
+
 def check_sidecar(json_path, expected: dict) -> dict:
     """Refuse to continue a table whose sidecar differs from ``expected`` (naming the fields).
 
@@ -405,7 +420,7 @@ def check_sidecar(json_path, expected: dict) -> dict:
     want = json.loads(json.dumps(expected))
     recorded = stored.pop("provenance", None)
     current = want.pop("provenance", None)
-    if stored == want:
+    if _comparable(stored) == _comparable(want):
         if current is not None:
             from .provenance import provenance_differences
 
@@ -417,6 +432,7 @@ def check_sidecar(json_path, expected: dict) -> dict:
         stored["provenance"] = recorded
         return stored
     diff = []
+    stored, want = _comparable(stored), _comparable(want)
     stored_cfg = stored.get("config", {}) if isinstance(stored.get("config"), dict) else {}
     for k in sorted(set(stored_cfg) | set(want.get("config", {}))):
         a, b = stored_cfg.get(k), want.get("config", {}).get(k)

@@ -39,8 +39,8 @@ DEFAULT_NOISE_FRACTION = {"regression": 0.15, "classification": 0.005}
 """The fraction used when none is given, per task (near the middle of each range above): the
 default of :func:`regression_noise`, :func:`classification_smoothing`,
 :func:`~deimos_utils.acquisition.select.select_batch`, the 1D experiment and its teaching view.
-The active-learning loop's is the config field ``noise_fraction``
-(:class:`~deimos_utils.experiment.config.ExperimentConfig`)."""
+and of the active-learning loop when the config's ``noise_fraction`` is None (its default;
+:class:`~deimos_utils.experiment.config.ExperimentConfig`)."""
 
 
 def weight_decay(c: float, n: int) -> float:
