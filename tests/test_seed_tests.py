@@ -1,6 +1,5 @@
 """Seed-level comparisons: AUC against a hand computation, the exact permutation p-values, and
 the authors' arrays, where the LMM's tiny p-values meet 3 seeds."""
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -351,7 +351,7 @@ class NumbaEngine:
         every = outside is None and len(cand) == x.shape[0] and \
             np.array_equal(cand, np.arange(len(cand)))
         rows = np.arange(x.shape[0]) if outside is not None else np.asarray(cand, np.int64)
-        n_classes, J = x.shape[1], x.shape[2]
+        n_classes = x.shape[1]
         X = x.detach().contiguous().numpy()  # one compiled layout (a copy only if strided)
         reduced = n_classes > 1
         self._pack(X, rows, reduced)
