@@ -45,8 +45,6 @@ mkdir -p "$RESULTS/logs"
 for exp in $EXPERIMENTS; do
   runs=$(runs_of "$exp") || { echo "cannot read the runs of $exp at preset $PRESET" >&2; exit 2; }
   while read -r e method seed; do
-    left=$(( deadline - $(date +%s) ))
-    (( left > 20 )) || break 2
     while (( $(jobs -rp | wc -l) >= JOBS )); do sleep 1; done
     left=$(( deadline - $(date +%s) ))
     (( left > 20 )) || break 2

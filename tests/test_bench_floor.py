@@ -16,5 +16,5 @@ def test_floor_table_is_printed_and_consistent():
     assert len(times) == 7, out
     product = float(times["product [u, w]^T P per conditioning, alone"])
     assert float(times["floor of the picks: (b - 1) x product"]) == \
-        pytest.approx(3 * product, abs=0.15)
+        pytest.approx(3 * product, abs=0.25)  # both printed to 0.1 ms
     assert "GFLOP/s" in out and "S = 300" in out
