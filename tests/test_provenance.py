@@ -38,7 +38,27 @@ def test_other_code_warns_and_the_history_grows(tmp_path):
     other = dict(mine, git_commit="f" * 40)
     with pytest.warns(UserWarning, match=r"written by other code.*git_commit"), store.RunTable(path) as t:
         t.open(_sidecar(other))
+        t.truncate_rows(0)  # the history grows when the other code writes
     history = json.loads(path.with_suffix(".json").read_text())["provenance"]
     assert [h["git_commit"] for h in history] == [mine["git_commit"], "f" * 40]
     with pytest.raises(ValueError, match="n_acquired: recorded 4, now 8"):
         store.RunTable(path).open(_sidecar(mine, n_acquired=8))
+
+
+def test_reading_back_leaves_the_sidecar_and_writing_grows_it_first(tmp_path):
+    path = tmp_path / "random__seed0.csv"
+    mine = run_provenance("cpu")
+    with store.RunTable(path) as t:
+        t.open(_sidecar(mine))
+        t.append({"method": "random", "seed": 0, "iteration": 0})
+    before = path.with_suffix(".json").read_bytes()
+    other = dict(mine, git_commit="e" * 40)
+    with pytest.warns(UserWarning, match="written by other code"), store.RunTable(path) as t:
+        rows = t.open(_sidecar(other))  # a read-back: nothing written
+    assert len(rows) == 1 and path.with_suffix(".json").read_bytes() == before
+    with pytest.warns(UserWarning, match="written by other code"), store.RunTable(path) as t:
+        t.open(_sidecar(other))
+        assert path.with_suffix(".json").read_bytes() == before
+        t.truncate_rows(1)  # the first write records the code that writes
+    history = json.loads(path.with_suffix(".json").read_text())["provenance"]
+    assert [h["git_commit"] for h in history] == [mine["git_commit"], "e" * 40]

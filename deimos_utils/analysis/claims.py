@@ -29,7 +29,7 @@ from .seed_tests import paired_auc_test
 from .lmm import lmm_lrt
 from .thresholds import acquisitions_to_threshold
 
-__all__ = ["ALPHA", "claims_table", "collect", "finished_runs"]
+__all__ = ["ALPHA", "claims_table", "collect", "finished_runs", "finished_sample_size_runs"]
 
 ALPHA = 0.05
 REFERENCE = "deimos"
@@ -194,7 +194,9 @@ def _sample_size_claims(sample_sizes: pd.DataFrame | None) -> list:
                     warnings.simplefilter("ignore")
                     ps.append((a, b, lmm_lrt(sub.drop(columns="experiment", errors="ignore"),
                                              f"s{int(a)}", f"s{int(b)}", "test_accuracy").p_value))
-        ours_text = "; ".join(f"{a} vs {b}: p {_fmt_p(p)}" for a, b, p in ps)
+        n_seeds = sorted(set(sample_sizes.groupby("sample_size").seed.nunique()))
+        ours_text = ("; ".join(f"{a} vs {b}: p {_fmt_p(p)}" for a, b, p in ps)
+                     + f" ({'/'.join(map(str, n_seeds))} seed{'s' if n_seeds != [1] else ''} each)")
         ok, why = all(p >= ALPHA for _, _, p in ps), None
     claims.append(("Fig 3f: DEIMOS does not depend on the representative sample size (500 / 2,500 / 5,000)",
                    "no significant difference", "not in their repository", ours_text, _verdict(ok, why), why or ""))
@@ -239,31 +241,53 @@ def finished_runs(results: pd.DataFrame, n_iterations: int) -> pd.DataFrame:
     return df[last >= n_iterations].reset_index(drop=True)
 
 
+def finished_sample_size_runs(results: pd.DataFrame, config, sizes, method: str = REFERENCE) -> pd.DataFrame | None:
+    """Fig 3f's finished runs of ``method``: the rows of each size's config
+    (:func:`~deimos_utils.experiment.sample_sizes.sample_size_configs` of ``config``, the
+    experiment's config at the preset) whose runs reached its last iteration, with a
+    ``sample_size`` column; None unless every size has one."""
+    from ..experiment.sample_sizes import sample_size_configs
+
+    tags = results["tag"].fillna("") if "tag" in results else pd.Series("", index=results.index)
+    frames = []
+    for size, cfg in sample_size_configs(config, sizes).items():
+        rows = results[(tags == (cfg.tag or "")) & (results["method"] == method)]
+        rows = rows[rows.groupby("seed").iteration.transform("max") >= cfg.n_iterations]
+        if rows.empty:
+            return None
+        frames.append(rows.assign(sample_size=size))
+    return pd.concat(frames, ignore_index=True)
+
+
 def collect(preset: str = "cpu", results_dir=None, data_dir=None) -> dict:
     """Inputs of :func:`claims_table`: our finished runs at ``preset`` (under
     :func:`~deimos_utils.locations.results_root` of ``results_dir``), the authors' arrays (cut to
     the paper's range), their Appendix A ratios and ours (kept by notebook 02 at ``preset``)."""
     from ..data.authors import AUTHORS_EXPERIMENTS, load_authors_optimality_ratios, load_authors_results, within_horizon
     from ..experiment.config import get_config
+    from ..experiment.sample_sizes import sample_sizes_for
     from ..experiment.store import load_results
     from ..locations import results_root
     from ..toy.greedy_optimality import load_ratio_table
 
     results_dir = results_root(results_dir)
-    ours = {}
+    ours, sample_sizes = {}, None
     for exp in ("splicing", "mnist_7v9_b1", "mnist_7v9_b25", "mnist_0to9_b25", "utkface_b100", "utkface_b200"):
         try:
-            df = load_results(exp, results_dir, preset=preset)
+            everything = load_results(exp, results_dir, preset=preset)
         except FileNotFoundError:
             continue
-        df = finished_runs(df, get_config(exp, preset).n_iterations)
+        config = get_config(exp, preset)
+        df = finished_runs(everything, config.n_iterations)
         if not df.empty:
             ours[exp] = df
+        if exp == "mnist_7v9_b25":
+            sample_sizes = finished_sample_size_runs(everything, config, sample_sizes_for(preset))
     theirs = {e: load_authors_results(e, data_dir) for e in AUTHORS_EXPERIMENTS}
     theirs = {e: (d if e == "splicing" else within_horizon(d)) for e, d in theirs.items()}
     ratios = np.concatenate([load_authors_optimality_ratios(b, j, data_dir) for b in (2, 5, 10) for j in (2, 3, 50)])
     kept = load_ratio_table(preset, results_dir)
-    return {"ours": ours, "authors": theirs, "ratios_authors": ratios,
+    return {"ours": ours, "authors": theirs, "ratios_authors": ratios, "sample_sizes": sample_sizes,
             "ratios_ours": None if kept is None else kept["ratio"].to_numpy()}
 
 
@@ -279,7 +303,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     inputs = collect(args.preset, args.results_dir)
     table = claims_table(inputs["ours"], authors=inputs["authors"], ratios_authors=inputs["ratios_authors"],
-                         ratios_ours=inputs["ratios_ours"])
+                         ratios_ours=inputs["ratios_ours"], sample_sizes=inputs["sample_sizes"])
     if args.markdown:
         cols = ["claim", "paper", "authors' arrays", "ours", "verdict"]
         print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))

@@ -468,9 +468,10 @@ class RunTable:
     """Append-only results table of one run, written by one writer at a time.
 
     ``RunTable(path).open(sidecar)`` takes the table's :class:`RunLock`, checks the sidecar
-    (when ``sidecar`` is given) and the rows, writes the sidecar, creates the file with its
-    header (atomically) or cuts off a partial last line, and returns the complete rows (dicts
-    of strings). :meth:`append` writes one row durably; :meth:`truncate_rows` keeps the first
+    (when ``sidecar`` is given) and the rows, writes the sidecar of a new table, creates the
+    file with its header (atomically) or cuts off a partial last line, and returns the complete
+    rows (dicts of strings). An existing sidecar is rewritten (its provenance history grown)
+    only before this writer's first row, so reading a finished run back leaves it unchanged. :meth:`append` writes one row durably; :meth:`truncate_rows` keeps the first
     k rows; :meth:`close` releases the lock (also ``with RunTable(path) as t: t.open()``).
     Writing without holding the lock raises RuntimeError.
     """
@@ -479,6 +480,7 @@ class RunTable:
         self.path = Path(path)
         self.columns = tuple(columns)
         self.lock = RunLock(self.path)
+        self._pending_sidecar: dict | None = None
 
     @property
     def sidecar_path(self) -> Path:
@@ -508,7 +510,9 @@ class RunTable:
         if sidecar is not None:
             if self.sidecar_path.exists():
                 stored = check_sidecar(self.sidecar_path, sidecar)
-                sidecar = _with_provenance_history(sidecar, stored.get("provenance"))
+                updated = _with_provenance_history(sidecar, stored.get("provenance"))
+                # written before this writer's first row (a read-back changes nothing)
+                self._pending_sidecar = None if json.loads(json.dumps(updated)) == stored else updated
             elif rows:
                 raise ValueError(
                     f"{self.path} holds {len(rows)} rows but its sidecar {self.sidecar_path.name} "
@@ -516,7 +520,8 @@ class RunTable:
                     f"Restore {self.sidecar_path} (e.g. from version control), or delete {self.path} "
                     "to start the run again."
                 )
-            write_json_atomic(self.sidecar_path, sidecar)
+            else:
+                write_json_atomic(self.sidecar_path, sidecar)
         if ends[-1] == 0:
             self._write_header()
             return []
@@ -526,6 +531,7 @@ class RunTable:
 
     def close(self) -> None:
         """Release the lock (appending is refused from then on)."""
+        self._pending_sidecar = None
         self.lock.release()
 
     def __enter__(self) -> "RunTable":
@@ -541,6 +547,13 @@ class RunTable:
                 "(or another RunTable of the same thread has taken the table over)"
             )
 
+    def _before_write(self) -> None:
+        """Check the lock; write the sidecar :meth:`open` left pending."""
+        self._check_held()
+        if self._pending_sidecar is not None:
+            write_json_atomic(self.sidecar_path, self._pending_sidecar)
+            self._pending_sidecar = None
+
     def _write_header(self) -> None:
         tmp = self.path.with_name(self.path.name + f".tmp{os.getpid()}")
         with open(tmp, "w", newline="") as fh:
@@ -551,13 +564,13 @@ class RunTable:
 
     def truncate_rows(self, k: int) -> None:
         """Keep the header and the first ``k`` complete rows."""
-        self._check_held()
+        self._before_write()
         _, ends, _ = _scan(self.path, self.columns)
         os.truncate(self.path, ends[min(int(k), len(ends) - 1)])
 
     def append(self, row: dict) -> None:
         """Append ``row`` (keys = the columns; missing ones are left empty) as one line."""
-        self._check_held()
+        self._before_write()
         unknown = set(row) - set(self.columns)
         if unknown:
             raise ValueError(f"row has unknown columns {sorted(unknown)}")
