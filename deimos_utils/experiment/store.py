@@ -471,8 +471,9 @@ class RunTable:
     (when ``sidecar`` is given) and the rows, writes the sidecar of a new table, creates the
     file with its header (atomically) or cuts off a partial last line, and returns the complete
     rows (dicts of strings). An existing sidecar is rewritten (its provenance history grown)
-    only before this writer's first row, so reading a finished run back leaves it unchanged. :meth:`append` writes one row durably; :meth:`truncate_rows` keeps the first
-    k rows; :meth:`close` releases the lock (also ``with RunTable(path) as t: t.open()``).
+    only before this writer's first row, so reading a finished run back leaves it unchanged.
+    :meth:`append` writes one row durably; :meth:`truncate_rows` keeps the first k rows;
+    :meth:`close` releases the lock (also ``with RunTable(path) as t: t.open()``).
     Writing without holding the lock raises RuntimeError.
     """
 
