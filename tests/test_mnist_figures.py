@@ -214,6 +214,8 @@ def test_sample_size_plot_and_tests():
     ref = lmm_lrt(a, "a", "b", "test_accuracy")
     assert tests.loc["20 vs 100", "p-value"] == report.format_p_value(ref.log10_p_value)
     assert tests.loc["20 vs 100", "larger - smaller"] == pytest.approx(ref.effect)
+    assert list(tests.attrs["p_values"]) == [(20, 50), (20, 100), (50, 100)]
+    assert tests.attrs["p_values"][(20, 100)] == pytest.approx(ref.p_value)
     with pytest.raises(ValueError, match="two or more"):
         mt.sample_size_tests(fake_sizes(sizes=(20,)))
 

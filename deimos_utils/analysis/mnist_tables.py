@@ -119,7 +119,10 @@ def check_sample_sizes(results: pd.DataFrame, what: str) -> list:
 
 def sample_size_tests(results: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:
     """LMM likelihood-ratio test between every two sample sizes (rows of
-    :func:`~deimos_utils.experiment.sample_sizes.run_sample_sizes`); the paper finds no significant difference (Fig 3f)."""
+    :func:`~deimos_utils.experiment.sample_sizes.run_sample_sizes`); the paper finds no significant difference (Fig 3f).
+
+    One row per pair, indexed ``"500 vs 2,500"``; ``attrs["p_values"]``: (smaller, larger) ->
+    p-value (NaN where the test could not run), ``attrs["notes"]``: the fit notes per pair."""
     sizes = check_sample_sizes(results, "sample_size_tests")
     if len(sizes) < 2:
         raise ValueError(f"sample_size_tests needs two or more sample sizes, got {sizes}")
@@ -127,9 +130,10 @@ def sample_size_tests(results: pd.DataFrame, metric: str = "test_accuracy") -> p
     rows = rows.assign(method=[f"samp{int(s)}" for s in rows["sample_size"]])
     if "experiment" in rows.columns:
         rows = rows.drop(columns="experiment")
-    out, all_notes = [], {}
+    out, all_notes, p_values = [], {}, {}
     for a, b in combinations(sizes, 2):
         res, notes = lrt_row(rows, f"samp{a}", f"samp{b}", metric, None)
+        p_values[(a, b)] = float("nan") if res is None else res.p_value
         out.append({
             "sizes": f"{a:,} vs {b:,}",
             **p_value_cells(res),
@@ -139,4 +143,5 @@ def sample_size_tests(results: pd.DataFrame, metric: str = "test_accuracy") -> p
         all_notes[(a, b)] = notes
     table = pd.DataFrame(out).set_index("sizes")
     table.attrs["notes"] = all_notes
+    table.attrs["p_values"] = p_values
     return table
