@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -55,7 +56,48 @@ def test_quick_tables_match_the_recorded_ones(name, tmp_path):
     want = pd.read_csv(GOLDEN / f"{name}.csv", keep_default_na=False, dtype={"picked": str, "tag": str})
     got.to_csv(tmp_path / "got.csv", index=False)
     got = pd.read_csv(tmp_path / "got.csv", keep_default_na=False, dtype={"picked": str, "tag": str})
-    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert list(got.columns) == list(want.columns) and len(got) == len(want)
+    for column in want.columns:
+        assert_same_column(got[column], want[column], f"{name}: {column}")
+
+
+#: float32 training and MC passes round differently on other CPUs (AMD against Intel: relative
+#: differences up to ~5e-5 in the validation R^2); far below any change a refactor could make
+RTOL, ATOL = 2e-4, 1e-6
+
+
+def _measured(values: pd.Series):
+    """The column as floats if it holds measured (non-integer) numbers, blanks as NaN; else None."""
+    numbers = pd.to_numeric(values.replace("", "nan"), errors="coerce")
+    filled = values.astype(str) != ""
+    if numbers[filled].isna().any() or (numbers.dropna() == numbers.dropna().round()).all():
+        return None
+    return numbers.to_numpy(dtype=float)
+
+
+def assert_same_column(got: pd.Series, want: pd.Series, what: str) -> None:
+    """Picks, counts and labels exactly; measured floats to float32 rounding (RTOL, ATOL)."""
+    measured = _measured(want)
+    if measured is None:
+        pd.testing.assert_series_equal(got, want, check_exact=True, check_names=False, obj=what)
+    else:
+        other = _measured(got)
+        assert other is not None, f"{what}: no longer numbers: {list(got[:3])}"
+        np.testing.assert_allclose(other, measured, rtol=RTOL, atol=ATOL, equal_nan=True, err_msg=what)
+
+
+def test_the_comparison_tolerates_rounding_only():
+    want = pd.Series(["0.39091954685555924", "1.2225570543233175", ""])
+    assert_same_column(pd.Series(["0.3909192599154269", "1.2225587499559087", ""]), want, "diversity")
+    with pytest.raises(AssertionError):
+        assert_same_column(pd.Series(["0.3919", "1.2225570543233175", ""]), want, "diversity")
+    with pytest.raises(AssertionError):
+        assert_same_column(pd.Series(["0.39091954685555924", "", "1.0"]), want, "diversity")
+    picks = pd.Series(["1 2 3", "4 5 6"])
+    with pytest.raises(AssertionError):
+        assert_same_column(pd.Series(["1 2 3", "4 5 7"]), picks, "picked")
+    with pytest.raises(AssertionError):
+        assert_same_column(pd.Series([10, 36]), pd.Series([10, 35]), "n_labelled")
 
 
 if __name__ == "__main__":
