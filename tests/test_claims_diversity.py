@@ -18,7 +18,8 @@ def _grid(level, n_iter=12, seeds=(0, 1, 2), seed=0):
         for s in seeds:
             for it in range(n_iter + 1):
                 rows.append({"method": method, "seed": s, "iteration": it, "n_acquired": 25 * it,
-                             "test_accuracy": 0.8 + 0.01 * it + rng.normal(0, 0.01), "diversity": np.nan if it == n_iter else mean + rng.normal(0, 0.5)})
+                             "test_accuracy": 0.8 + 0.01 * it + rng.normal(0, 0.01),
+                             "diversity": np.nan if it == n_iter else mean + rng.normal(0, 0.5)})
     return pd.DataFrame(rows)
 
 
@@ -38,8 +39,6 @@ def test_each_experiment_gets_its_own_verdict_from_the_per_iteration_means():
     above = _grid({"deimos": 4.0, "batchbald": 2.0, "max_entropy": 1.0, "random": 9.0}, seed=2)
     table = claims_table({"mnist_7v9_b25": above, "mnist_0to9_b25": close}).set_index("claim")
     assert table.loc[FIG3D, "verdict"] == "reproduced"
-    assert table.loc[FIG3E, "verdict"] == ("reproduced" if _share_higher(close, "batchbald") > 0.5
-                                           else "not reproduced")
     for other, label in (("batchbald", "BatchBALD"), ("max_entropy", "Max. entropy")):
         assert f"above {label} in {_share_higher(close, other):.0%} of iterations" in table.loc[FIG3E, "ours"]
     assert table.loc[FIG3E, "verdict"] == "not reproduced"  # with these levels, BatchBALD mostly wins

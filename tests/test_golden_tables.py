@@ -1,4 +1,5 @@
-"""A quick run's tables, compared with tables recorded before a refactor (timing columns aside).
+"""A quick run's tables, compared with tables recorded before a refactor (timing columns aside;
+picks and counts exactly, measured numbers to float32 rounding across CPUs).
 
 The runs are real runs of the loop (training, MC dropout, acquisition, store) on the quick
 preset, shrunk by overrides to a few seconds each. ``python tests/test_golden_tables.py``
