@@ -36,3 +36,16 @@ def test_sizes_are_collected_only_when_every_size_finished_and_then_judged():
     worse = finished_sample_size_runs(worse, cfg, sizes)
     assert claims_table({}, sample_sizes=worse).set_index("claim").loc[CLAIM, "verdict"] == "not reproduced"
     assert claims_table({}).set_index("claim").loc[CLAIM, "verdict"] == "not testable here"
+
+
+def test_a_size_the_lmm_cannot_fit_leaves_the_claim_untested_and_names_the_pairs():
+    cfg = get_config("mnist_7v9_b25", "cpu")
+    sizes = sample_sizes_for("cpu")
+    n = cfg.n_iterations
+    parts = {s: _rows("" if s == cfg.n_candidates else f"samp{s}", n) for s in sizes}
+    parts[sizes[-1]] = parts[sizes[-1]].assign(test_accuracy=np.nan)  # finished, but nothing measured
+    runs = finished_sample_size_runs(pd.concat(parts.values()), cfg, sizes)
+    row = claims_table({}, sample_sizes=runs).set_index("claim").loc[CLAIM]
+    assert row["verdict"] == "not testable here"
+    assert row["reason"] == (f"the LMM could not be fitted for {sizes[0]} vs {sizes[2]}, {sizes[1]} vs {sizes[2]}")
+    assert f"{sizes[0]} vs {sizes[1]}: p 0." in row["ours"]

@@ -207,7 +207,7 @@ def _diversity_claims(ours: dict) -> list:
         if why is None:
             try:
                 wins = diversity_wins(df, REFERENCE, others)
-            except (ValueError, KeyError) as err:
+            except ValueError as err:
                 why = f"no batch diversity to compare: {err}"
             else:
                 shares = wins[f"{method_label(REFERENCE)} higher"]
@@ -233,7 +233,8 @@ def _sample_size_claims(sample_sizes: pd.DataFrame | None) -> list:
         if len(tested) == len(ps):
             ok, why = all(p >= ALPHA for p in tested), None
         else:
-            why = "the LMM could not be fitted for every pair of sizes"
+            untested = ", ".join(f"{a} vs {b}" for (a, b), p in ps.items() if not np.isfinite(p))
+            why = f"the LMM could not be fitted for {untested}"
     claims.append(("Fig 3f: DEIMOS does not depend on the representative sample size (500 / 2,500 / 5,000)",
                    "no significant difference", "not in their repository", ours_text, _verdict(ok, why), why or ""))
     return claims
