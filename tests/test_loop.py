@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -587,3 +588,49 @@ def test_regression_without_dropout_warns(tmp_path):
                      noise_fraction=0.1)
     with pytest.warns(NoVarianceWarning, match="p = 0"):
         run(cfg, "deimos", tmp_path, data=toy_data("regression"))
+
+
+def test_run_all_without_training_reads_what_the_tables_hold(tmp_path, monkeypatch):
+    cfg = toy_config(n_acquired=4, n_repeats=2)
+    data = toy_data()
+    full = loop.run_all(cfg, data=data, results_dir=tmp_path, progress=False, device="cpu")
+    # a grid another process is writing: its lock is held, one table is cut mid-run
+    # (a partial last line), one run has not started
+    cut = loop.run_results_path(cfg, "random", 1, tmp_path)
+    text = cut.read_text().splitlines(keepends=True)
+    cut.write_text("".join(text[:3]) + text[3][:10])
+    for suffix in (".csv", ".json"):
+        loop.run_results_path(cfg, "deimos", 1, tmp_path).with_suffix(suffix).unlink()
+    monkeypatch.setattr(loop, "train_model", lambda *a, **k: pytest.fail("train=False trained"))
+    held, done = threading.Event(), threading.Event()
+
+    def writer():  # another writer holds the cut table's lock (a second writer would be refused)
+        with store.RunLock(cut):
+            held.set()
+            done.wait(60)
+    other = threading.Thread(target=writer)
+    other.start()
+    try:
+        assert held.wait(10)
+        with pytest.raises(store.RunLockedError):
+            loop.run_experiment(cfg, "random", 1, data=data, results_dir=tmp_path, progress=False, device="cpu")
+        with pytest.warns(UserWarning, match=r"2 of 4 runs .*deimos seed 1 \(0 of 3 rows\); "
+                                             r"random seed 1 \(2 of 3 rows\)"):
+            read = loop.run_all(cfg, data=data, results_dir=tmp_path, progress=False, device="cpu", train=False)
+    finally:
+        done.set()
+        other.join()
+    key = ["method", "seed", "iteration"]
+    expected = full[~((full.method == "deimos") & (full.seed == 1)) & ~((full.method == "random") & (full.seed == 1)
+                                                                       & (full.iteration == 2))]
+    same_rows(read.sort_values(key).reset_index(drop=True), expected.sort_values(key).reset_index(drop=True))
+
+
+def test_reading_a_run_checks_its_configuration(tmp_path):
+    cfg = toy_config(n_acquired=2)
+    with pytest.raises(FileNotFoundError, match=r"no rows under .*toy.test to read .*cli toy --preset test"):
+        loop.run_all(cfg, data=toy_data(), results_dir=tmp_path, progress=False, device="cpu", train=False)
+    loop.run_all(cfg, data=toy_data(), results_dir=tmp_path, progress=False, device="cpu")
+    with pytest.raises(ValueError, match="another configuration.*dropout"):
+        loop.run_all(cfg.replace(dropout=0.3), data=toy_data(), results_dir=tmp_path, progress=False,
+                     device="cpu", train=False)

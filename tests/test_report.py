@@ -293,3 +293,9 @@ def test_lmm_comparison_drops_nan_rows_and_reports_untestable_pairs():
     two = pd.concat([res, res.assign(experiment="other")])
     with pytest.raises(ValueError, match="several experiments"):
         report.lmm_comparison(two)
+
+
+def test_methods_present_keeps_the_given_order_and_drops_methods_without_rows():
+    res = fake_results(methods=("random", "deimos"))
+    assert report.methods_present(res, ("deimos", "max_entropy", "random")) == ["deimos", "random"]
+    assert report.methods_present(res.iloc[:0], ("deimos",)) == []

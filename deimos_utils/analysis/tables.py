@@ -97,6 +97,13 @@ def methods_in(results: pd.DataFrame, methods) -> list:
     return methods
 
 
+def methods_present(results: pd.DataFrame, methods: Sequence[str]) -> list:
+    """The ``methods`` that have rows in ``results``, in the order given (a grid read before
+    it has finished lacks some)."""
+    present = set(results["method"])
+    return [m for m in methods if m in present]
+
+
 def other_methods(results: pd.DataFrame, reference: str, others, where: str = "results") -> list:
     """The methods to compare ``reference`` with: ``others`` checked against ``results``,
     by default every other method in order of appearance. Raises when ``reference`` is not

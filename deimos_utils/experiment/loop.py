@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -443,6 +444,18 @@ class Run:
             self.state.add(picked_pos)
         return row
 
+    def read(self) -> pd.DataFrame:
+        """The rows the run's table holds now, training nothing (rows 0..n_iterations; empty when
+        there is no table). Takes no lock, so a run another process is writing can be read: a
+        partial last line is dropped. The sidecar is checked as :meth:`open_table` checks it."""
+        if not self.path.exists():
+            return store.read_table(self.path)
+        sidecar = _sidecar(self.config, self.method, self.seed, self.data, self.initial,
+                           self.validation, self.device)
+        store.check_sidecar(self.path.with_suffix(".json"), sidecar)
+        out = store.read_table(self.path)
+        return out[out["iteration"] <= self.config.n_iterations].reset_index(drop=True)
+
     def execute(self, progress: bool = True) -> pd.DataFrame:
         """Run (or resume) every iteration still to run; the run's table (see :func:`run_experiment`)."""
         config, n_iter = self.config, self.config.n_iterations
@@ -556,12 +569,17 @@ def run_all(
     results_dir="results",
     device=None,
     progress: bool = True,
+    train: bool = True,
 ) -> pd.DataFrame:
     """Run (or resume) every (seed, method) of ``config``; return all their rows.
 
     ``methods`` default ``config.methods``; ``seeds`` default ``0..n_repeats-1``. Runs go
     seed by seed, so that an interrupted sweep already holds whole repeats. Every run is
     checked before the first one starts.
+
+    ``train=False`` trains nothing: the rows the tables hold now (:meth:`Run.read`; a grid
+    that another process is running can be looked at), with a ``UserWarning`` naming the runs
+    that are missing or unfinished; FileNotFoundError when no run has a row.
     """
     methods = tuple(config.methods if methods is None else methods)
     seeds = tuple(config.seeds if seeds is None else seeds)
@@ -569,9 +587,31 @@ def run_all(
         data = load_data(config, data_dir)
     for m in methods:
         check_run(config, data, m)
+    if not train:
+        return _read_all(config, methods, seeds, data, data_dir, results_dir, device)
     frames = []
     for s in seeds:
         for m in methods:
             frames.append(run_experiment(config, m, s, data=data, data_dir=data_dir,
                                          results_dir=results_dir, device=device, progress=progress))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_all(config, methods, seeds, data, data_dir, results_dir, device) -> pd.DataFrame:
+    """:func:`run_all` with ``train=False``: every run's rows read, the unfinished ones named."""
+    frames, short = [], []
+    for s in seeds:
+        for m in methods:
+            rows = Run(config, m, s, data=data, data_dir=data_dir, results_dir=results_dir, device=device).read()
+            if len(rows) < config.n_iterations + 1:
+                short.append(f"{m} seed {s} ({len(rows)} of {config.n_iterations + 1} rows)")
+            frames.append(rows)
+    if not any(len(f) for f in frames):
+        raise FileNotFoundError(
+            f"{config.experiment} [{config.run_name}]: no rows under {Path(results_dir) / config.experiment / config.run_name} "
+            f"to read (train=False trains nothing); run the grid first, e.g. python -m deimos_utils.experiment.cli "
+            f"{config.experiment} --preset {config.preset}")
+    if short:
+        warnings.warn(f"{config.experiment} [{config.run_name}]: {len(short)} of {len(frames)} runs are missing or "
+                      f"unfinished, read as they are (train=False): {'; '.join(short)}", UserWarning, stacklevel=3)
     return pd.concat(frames, ignore_index=True)

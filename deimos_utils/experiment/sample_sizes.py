@@ -41,12 +41,13 @@ def sample_size_configs(config, sizes: Sequence[int]) -> dict:
 
 
 def run_sample_sizes(config, sizes: Sequence[int], *, method: str = "deimos", data=None,
-                     results_dir="results", progress: bool = True) -> pd.DataFrame:
-    """Run (or read back) ``method`` at each sample size; all rows with a ``sample_size`` column."""
+                     results_dir="results", progress: bool = True, train: bool = True) -> pd.DataFrame:
+    """Run (or read back) ``method`` at each sample size; all rows with a ``sample_size`` column.
+    ``train=False``: only read what the tables hold (see :func:`~deimos_utils.experiment.loop.run_all`)."""
     if data is None:
         data = load_data(config)
     frames = []
     for size, cfg in sample_size_configs(config, sizes).items():
-        res = run_all(cfg, methods=[method], data=data, results_dir=results_dir, progress=progress)
+        res = run_all(cfg, methods=[method], data=data, results_dir=results_dir, progress=progress, train=train)
         frames.append(res.assign(sample_size=size))
     return pd.concat(frames, ignore_index=True)
