@@ -157,6 +157,9 @@ def test_slurm_job_script_carries_the_configured_resources():
     assert worker.rstrip().endswith("--nthreads 1")  # one run at a time on the job's GPU
     assert "--death-timeout 120" in worker
     assert all(p in lines for p in slurm["job-script-prologue"])
+    from deimos_utils.runtime import allocator_environ  # the workers' allocator setting, as the code has it
+
+    assert "export " + " ".join(f"{k}={v}" for k, v in allocator_environ().items()) in slurm["job-script-prologue"]
 
 
 def test_slurm_submission_errors_are_raised_not_waited_for(tmp_path, monkeypatch):
@@ -174,3 +177,20 @@ def test_slurm_submission_errors_are_raised_not_waited_for(tmp_path, monkeypatch
     monkeypatch.setenv("PATH", f"{sbatch.parent}{os.pathsep}{os.environ['PATH']}")
     with dask.config.set(settings), pytest.raises(grid.GridError, match="invalid partition specified"):
         grid.slurm_cluster(2, scheduler_options={"dashboard_address": ":0"})
+
+
+def test_local_workers_start_with_the_allocator_setting():
+    """Workers train in a thread of their own, so glibc's setting has to be in their environment
+    when they start (runtime.allocator_environ), over dask's own MALLOC_TRIM_THRESHOLD_=65536;
+    dask's thread limits stay."""
+    from deimos_utils.runtime import allocator_environ
+
+    client, cluster = grid._start(1, None, "local", dashboard=False, retries=1)
+    try:
+        names = [*allocator_environ(), "OMP_NUM_THREADS"]
+        env = next(iter(client.run(lambda: {k: os.environ.get(k) for k in names}).values()))
+    finally:
+        client.close()
+        grid._close_quietly(cluster)
+    assert env == {**allocator_environ(), "OMP_NUM_THREADS": "1"}
+    assert env["MALLOC_TRIM_THRESHOLD_"] == "2147483647"

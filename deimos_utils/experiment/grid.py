@@ -44,6 +44,7 @@ import pandas as pd
 
 from ..data.aldata import ALData
 from .config import ExperimentConfig
+from ..runtime import allocator_environ
 
 __all__ = ["GridError", "GridRun", "grid_runs", "run_grid", "slurm_cluster"]
 
@@ -207,6 +208,10 @@ def _start(workers: int, scheduler, cluster, dashboard: bool, retries: int):
     if scheduler is not None:
         return Client(scheduler), None
     address = ":8787" if dashboard else ":0"  # the HTTP server always runs; a free port if hidden
+    # Workers train in a thread of their own: glibc's setting must be in their environment at
+    # spawn. Nannies take it from ours (which wins over dask's pre-spawn-environ, and which dask
+    # itself overwrites with that at each spawn); it has no effect on this running process.
+    os.environ.update(allocator_environ())
     with dask.config.set({"distributed.scheduler.allowed-failures": int(retries)}):
         if cluster == "slurm":
             started = slurm_cluster(workers, scheduler_options={"dashboard_address": address})

@@ -42,7 +42,7 @@ from .config import ExperimentConfig
 from ..uncertainty.mc_dropout import embed, mc_predict
 from .models import build_model
 from .provenance import run_provenance
-from ..runtime import default_device, derive_seed, make_rng, progress_bar
+from ..runtime import default_device, derive_seed, keep_freed_memory, make_rng, progress_bar
 from ..analysis.diversity import batch_diversity
 from .store import load_results, results_path
 from .training import evaluate, evaluate_mc, train_model
@@ -459,6 +459,7 @@ class Run:
     def execute(self, progress: bool = True) -> pd.DataFrame:
         """Run (or resume) every iteration still to run; the run's table (see :func:`run_experiment`)."""
         config, n_iter = self.config, self.config.n_iterations
+        keep_freed_memory()
         start = self.replay(self.open_table())
         main = "test_accuracy" if config.task == "classification" else "test_rmse"
         bar = progress_bar(total=n_iter + 1, initial=min(start, n_iter + 1), disable=not progress,
