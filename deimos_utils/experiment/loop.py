@@ -608,10 +608,11 @@ def _read_all(config, methods, seeds, data, data_dir, results_dir, device) -> pd
                 short.append(f"{m} seed {s} ({len(rows)} of {config.n_iterations + 1} rows)")
             frames.append(rows)
     if not any(len(f) for f in frames):
+        where = Path(results_dir) / config.experiment / config.run_name
         raise FileNotFoundError(
-            f"{config.experiment} [{config.run_name}]: no rows under {Path(results_dir) / config.experiment / config.run_name} "
-            f"to read (train=False trains nothing); run the grid first, e.g. python -m deimos_utils.experiment.cli "
-            f"{config.experiment} --preset {config.preset}")
+            f"{config.experiment} [{config.run_name}]: no rows under {where} to read (train=False trains "
+            f"nothing); run the grid first, e.g. python -m deimos_utils.experiment.cli {config.experiment} "
+            f"--preset {config.preset}")
     if short:
         warnings.warn(f"{config.experiment} [{config.run_name}]: {len(short)} of {len(frames)} runs are missing or "
                       f"unfinished, read as they are (train=False): {'; '.join(short)}", UserWarning, stacklevel=3)
