@@ -62,9 +62,15 @@ def test_quick_tables_match_the_recorded_ones(name, tmp_path):
         assert_same_column(got[column], want[column], f"{name}: {column}")
 
 
-#: float32 training and MC passes round differently on other CPUs (AMD against Intel: relative
-#: differences up to ~5e-5 in the validation R^2); far below any change a refactor could make
-RTOL, ATOL = 2e-4, 1e-6
+#: float32 training and MC passes round differently on other CPUs. Measured on one machine by
+#: rerunning these tables with its AVX-512 kernels, ``ATEN_CPU_CAPABILITY=default``,
+#: ``ATEN_CPU_CAPABILITY=avx2`` and ``MKL_CBWR=AVX2``: picks and counts identical, test NLL and
+#: diversity within 1.2e-4 relative, the validation R^2 within 2.4e-5 absolute (6.4e-4 relative
+#: where it is 0.015: the R^2 of a weak correlation magnifies rounding). Far below any change a
+#: refactor could make.
+RTOL, ATOL = 1e-3, 1e-6
+#: columns compared with an absolute tolerance of their own (R^2 lies in [0, 1])
+COLUMN_ATOL = {"val_uncertainty_r2": 1e-4}
 
 
 def _measured(values: pd.Series):
@@ -77,14 +83,16 @@ def _measured(values: pd.Series):
 
 
 def assert_same_column(got: pd.Series, want: pd.Series, what: str) -> None:
-    """Picks, counts and labels exactly; measured floats to float32 rounding (RTOL, ATOL)."""
+    """Picks, counts and labels exactly; measured floats to float32 rounding (RTOL, and ATOL or
+    the column's own COLUMN_ATOL, by ``want.name``)."""
     measured = _measured(want)
     if measured is None:
         pd.testing.assert_series_equal(got, want, check_exact=True, check_names=False, obj=what)
     else:
         other = _measured(got)
         assert other is not None, f"{what}: no longer numbers: {list(got[:3])}"
-        np.testing.assert_allclose(other, measured, rtol=RTOL, atol=ATOL, equal_nan=True, err_msg=what)
+        atol = COLUMN_ATOL.get(want.name, ATOL)
+        np.testing.assert_allclose(other, measured, rtol=RTOL, atol=atol, equal_nan=True, err_msg=what)
 
 
 def test_the_comparison_tolerates_rounding_only():
@@ -94,6 +102,10 @@ def test_the_comparison_tolerates_rounding_only():
         assert_same_column(pd.Series(["0.3919", "1.2225570543233175", ""]), want, "diversity")
     with pytest.raises(AssertionError):
         assert_same_column(pd.Series(["0.39091954685555924", "", "1.0"]), want, "diversity")
+    r2 = pd.Series(["0.014575879140510851", "0.38"], name="val_uncertainty_r2")
+    assert_same_column(pd.Series(["0.014566590566233453", "0.38002"]), r2, "R^2")
+    with pytest.raises(AssertionError):
+        assert_same_column(pd.Series(["0.0148", "0.38"]), r2, "R^2")
     picks = pd.Series(["1 2 3", "4 5 6"])
     with pytest.raises(AssertionError):
         assert_same_column(pd.Series(["1 2 3", "4 5 7"]), picks, "picked")

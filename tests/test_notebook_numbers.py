@@ -9,6 +9,14 @@ Quick-preset numbers are tiny runs (a few acquisitions, two epochs): they are ch
 the values of a reference run with tolerances wide enough for another CPU's floating point,
 and narrow enough that a change of the method, the data handling or the seeds shows up. The
 authors' arrays and the paper's worked example are checked exactly.
+
+Where the numbers of the 1-D toy's batch lie is not one of them: the trained network, and with
+it every pick after the first, moves with the CPU's floating-point path. Run with this machine's
+AVX-512 kernels, with ``ATEN_CPU_CAPABILITY=default`` and with ``MKL_CBWR=AVX2``, notebook 01's
+quick batch (sorted) is [-6.3, -4.1, 0.8, 3.25, 4.35], [-6.45, -4.15, -0.7, 0.8, 4.25] and
+[-9.05, -5.55, -3.2, 0.85, 4.15]; in all three the first pick is the EI peak at 0.80-0.85, in the
+sparse region, and no two picks are closer than 1.1 (max variance picks neighbours < 0.2 apart),
+and the gains and tau^-1 agree within 5 %. The tests check what holds on all of them.
 """
 import json
 import os
@@ -37,6 +45,16 @@ def numbers(name: str) -> dict:
     return out
 
 
+def spread_batch_from_the_sparse_peak(picked_x, first: float, min_gap: float = 0.5) -> None:
+    """A DEIMOS batch of the 1-D toy (inputs in pick order): its first pick is the EI peak near
+    ``first`` (inside the sparse region [-2.5, 2.5]) and its picks are spread, no two closer than
+    ``min_gap`` (max variance takes neighbours on the grid)."""
+    picked = np.asarray(picked_x, dtype=float)
+    assert len(picked) == 5 and len(set(picked.tolist())) == 5, picked
+    assert picked[0] == pytest.approx(first, abs=0.3) and abs(picked[0]) < 2.5, picked
+    assert np.min(np.diff(np.sort(picked))) > min_gap, picked
+
+
 def close(actual: dict, expected: dict, **tol):
     assert set(actual) == set(expected), (actual, expected)
     for key, value in expected.items():
@@ -50,7 +68,7 @@ def test_01_fig1_ei_properties():
     assert n["mean_ei_sparse"] > 2 * n["mean_ei_elsewhere"]
     assert n["test_mse_after"] < n["test_mse_before"]
     assert np.all(np.diff(n["gains"]) < 0)
-    np.testing.assert_allclose(sorted(n["picked_x"]), [-8.95, -5.45, -3.2, 0.85, 4.1], atol=0.6)
+    spread_batch_from_the_sparse_peak(n["picked_x"], first=0.8)
     assert n["gains"][0] == pytest.approx(2.43, rel=0.2)
     assert n["tau_inv"] == pytest.approx(2.23e-3, rel=0.2)
     if n.get("authors"):
@@ -118,6 +136,8 @@ def test_07_the_authors_arrays_give_the_papers_p_values():
 
 def test_08_teaching_demo():
     n = numbers("08_teaching_demo")
-    np.testing.assert_allclose(sorted(n["picked_x"]), [-6.45, -4.1, -0.8, 0.8, 4.15], atol=0.6)
+    spread_batch_from_the_sparse_peak(n["picked_x"], first=0.8)
+    next_batch = np.sort(n["next_picked_x"])
+    assert len(set(next_batch.tolist())) == 5 and np.min(np.diff(next_batch)) > 0.5, next_batch
     assert np.all(np.diff(n["gains"]) < 0)
     assert n["tau_inv"] == pytest.approx(2.57e-3, rel=0.2)
