@@ -14,7 +14,7 @@ Where the numbers of the 1-D toy's batch lie is not one of them: the trained net
 it every pick after the first, moves with the CPU's floating-point path. Run with this machine's
 AVX-512 kernels, with ``ATEN_CPU_CAPABILITY=default`` and with ``MKL_CBWR=AVX2``, notebook 01's
 quick batch (sorted) is [-6.3, -4.1, 0.8, 3.25, 4.35], [-6.45, -4.15, -0.7, 0.8, 4.25] and
-[-9.05, -5.55, -3.2, 0.85, 4.15]; in all three the first pick is the EI peak at 0.80-0.85, in the
+[-9.05, -5.55, -3.2, 0.85, 4.15]; in all three the first pick is the EI peak at 0.80-0.90, in the
 sparse region, and no two picks are closer than 1.1 (max variance picks neighbours < 0.2 apart),
 and the gains and tau^-1 agree within 5 %. The tests check what holds on all of them.
 """
