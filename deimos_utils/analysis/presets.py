@@ -50,7 +50,7 @@ def means_at(by_preset: Mapping[str, pd.DataFrame], metric: str, at: Sequence[in
     at = [int(n) for n in at]
     if not at:
         raise ValueError("at: give at least one number of acquired points")
-    sources = {p: rows for p, rows in by_preset.items()}
+    sources = dict(by_preset)
     for preset, rows in sources.items():
         if metric not in rows.columns:
             raise ValueError(f"metric: the {preset} results have no column {metric!r}")
